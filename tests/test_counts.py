@@ -70,7 +70,8 @@ def test_letitwag_classes_all_map(bundled: CountsTable, upstream: Path) -> None:
 def test_letitwag_count_is_largest_over_sources(bundled: CountsTable) -> None:
     """Shih_Tzu: the pseudo-dataset takes the largest count of the concept over the source files."""
     frame = bundled.frame
-    for corpus, method in [("laion400m", "rampp0.7"), ("laion400m", "integrated_tlemmatized_i0.7"), ("cc3m", "rampp0.6")]:
+    cases = [("laion400m", "rampp0.7"), ("laion400m", "integrated_tlemmatized_i0.7"), ("cc3m", "rampp0.6")]
+    for corpus, method in cases:
         src = frame[(frame["concept"] == "shih tzu") & (frame["corpus"] == corpus)
                     & (frame["method"] == method) & (frame["dataset"] != "letitwag")]
         assert src["count"].nunique() > 1, "the case must have differing counts"
