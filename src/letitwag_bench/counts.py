@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
@@ -30,6 +28,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from letitwag_bench._io import _atomic_write
 from letitwag_bench.concepts import concept_key
 
 UPSTREAM_REPO = "https://github.com/bethgelab/frequency_determines_performance"
@@ -114,26 +113,23 @@ def normalise_frame(frame: pd.DataFrame, *, where: str = "counts table") -> pd.D
     return out.sort_values(list(KEY), kind="stable").reset_index(drop=True)
 
 
-def _atomic_write(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; published files are world-readable
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_parquet(frame: pd.DataFrame, path: Path, *, source: str = "bundled",
-                  revision: str = BUNDLED_REVISION) -> None:
-    """Write a counts table atomically, with its source and revision in the parquet metadata."""
+                  revision: str = BUNDLED_REVISION, info: dict | None = None) -> None:
+    """Write a counts table atomically, with its source and revision (and any JSON-able `info`, such
+    as a counted corpus's size) in the parquet metadata; :func:`read_parquet_info` reads them back."""
     table = pa.Table.from_pandas(frame[list(COLUMNS)], schema=SCHEMA, preserve_index=False)
-    meta = {_META_KEY: json.dumps({"source": source, "revision": revision}).encode()}
+    meta = {_META_KEY: json.dumps({**(info or {}), "source": source, "revision": revision}).encode()}
     table = table.replace_schema_metadata(meta)
     _atomic_write(Path(path), lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+
+
+def read_parquet_info(path: Path) -> dict:
+    """The metadata :func:`write_parquet` stored in a counts parquet file (empty if it has none)."""
+    try:
+        meta = (pq.read_schema(path).metadata or {}).get(_META_KEY)
+    except (pa.ArrowInvalid, OSError) as err:
+        raise CountsError(f"{path}: not a readable parquet file ({err})") from err
+    return json.loads(meta) if meta else {}
 
 
 @dataclass(frozen=True)
