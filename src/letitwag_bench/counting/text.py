@@ -1,0 +1,152 @@
+"""Caption text → words: the one tokeniser and lemmatiser used for concept names and captions alike,
+by every engine (``local`` runs it in its worker processes, ``spark`` inside its Python workers).
+
+Tokens: the text is lower-cased (Unicode), apostrophes are dropped (``potter's`` → ``potters``,
+``cote d'ivoire`` → ``cote``, ``divoire``) and it is split at every run of characters that are neither
+letters nor digits (``f-150`` → ``f``, ``150``; ``baseball-bat`` → ``baseball``, ``bat``; ``_`` too).
+Running the same vectorised function on concept names and captions is what makes a concept's words
+always findable in a caption that spells them the same way.
+
+Lemmas (method ``lemmatized``, lemmatiser ``lookup``): :func:`noun_lemma`, lemminflect's English
+lookup tables (nouns first) with its suffix rules for unknown plurals. The paper instead took spaCy
+``en_core_web_lg`` lemmas of the caption tokens tagged NOUN or PROPN; see :class:`SpacyAnalyzer` for
+that mode and the README ("Counting your own corpus") for how the two differ.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+_APOSTROPHES = ("'", "’", "`")
+_SEPARATORS = r"[^\p{L}\p{N}]+"  # RE2 syntax (pyarrow): anything that is not a letter or a digit
+
+LOOKUP = "lookup"
+METHODS = ("lemmatized", "lowercased")
+
+
+class CountingError(ValueError):
+    """Unusable counting input or settings; the message names the file, field and what was expected."""
+
+
+def tokenise(texts: pa.Array) -> pa.ListArray:
+    """One list of tokens per text (null → no tokens); see the module docstring for the rules."""
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks()
+    text = pc.utf8_lower(pc.fill_null(texts, ""))
+    for apostrophe in _APOSTROPHES:  # plain replaces: several times faster than one regex
+        text = pc.replace_substring(text, apostrophe, "")
+    return pc.split_pattern_regex(text, _SEPARATORS)  # leaves "" at the ends: callers skip empty tokens
+
+
+def tokens(texts: list[str]) -> list[list[str]]:
+    """:func:`tokenise` for a list of strings (concept names), by the same vectorised code."""
+    return [[t for t in toks if t] for toks in tokenise(pa.array(texts, pa.string())).to_pylist()]
+
+
+@lru_cache(maxsize=1)
+def _lemminflect():
+    try:
+        import lemminflect
+    except ImportError as err:  # a declared dependency; only a broken install lacks it
+        raise CountingError("the lookup lemmatiser needs the 'lemminflect' package: pip install lemminflect") from err
+    return lemminflect
+
+
+def noun_lemma(token: str) -> str:
+    """Lemma of a lower-case token, read as a noun where it can be (``geese`` → ``goose``).
+
+    Order: lemminflect's noun lookup table; else its lookup for other word classes, verbs first
+    (``bars`` → ``bar``, ``was`` → ``be``); else, for unknown words ending in ``s``, its noun suffix
+    rules (``suvs`` → ``suv``, ``corgis`` → ``corgi``), and where those leave it unchanged a plain final
+    ``s`` is dropped (``tzus`` → ``tzu``; not after another ``s``); else the token itself. Tokens with digits
+    (``a300b4``, ``150``) are kept as they are. Where a table lists several lemmas the first is taken.
+    """
+    if not token.isalpha():
+        return token
+    lem = _lemminflect()
+    found = lem.getLemma(token, upos="NOUN", lemmatize_oov=False)
+    if found:
+        return found[0]
+    other = lem.getAllLemmas(token)
+    if other:
+        return (other.get("VERB") or next(iter(other.values())))[0]
+    if token.endswith("s") and len(token) > 3:
+        guess = lem.getLemma(token, upos="NOUN", lemmatize_oov=True)[0]
+        return token[:-1] if guess == token and token[-2] != "s" else guess
+    return token
+
+
+class Analyzer:
+    """Turns caption texts into tokens whose lemmas are looked up (the fast, vectorised path).
+
+    Subclasses change :meth:`prepare` (text → text before tokenising) and the lemma functions.
+    ``spec`` names the analyzer for the output's metadata and resume keys.
+    """
+
+    def __init__(self, method: str) -> None:
+        if method not in METHODS:
+            raise CountingError(f"unknown counting method {method!r}; expected one of {', '.join(METHODS)}")
+        self.method = method
+        self.spec = f"{method}:{LOOKUP}" if method == "lemmatized" else method
+
+    def prepare(self, texts: pa.Array) -> pa.Array:
+        return texts
+
+    def lemma(self, token: str) -> str:
+        """Lemma of one caption token (after :meth:`prepare` and :func:`tokenise`)."""
+        return noun_lemma(token) if self.method == "lemmatized" else token
+
+    def concept_lemma(self, token: str) -> str:
+        """Lemma of one token of a concept name."""
+        return self.lemma(token)
+
+
+class SpacyAnalyzer(Analyzer):
+    """The paper's lemmatisation: spaCy lemmas of caption tokens tagged NOUN or PROPN, and of each word
+    of a concept name on its own. Needs spaCy and a trained pipeline with a tagger (e.g.
+    ``en_core_web_sm``) installed; runs spaCy on every caption, so it is orders of magnitude slower.
+    The lemmas are then tokenised like any text, so the word rules stay those of :func:`tokenise`.
+    """
+
+    def __init__(self, model: str) -> None:
+        super().__init__("lemmatized")
+        self.spec = f"lemmatized:spacy:{model}"
+        self.model = model
+        try:
+            import spacy
+        except ImportError as err:
+            raise CountingError("--lemmatizer spacy:MODEL needs spaCy: pip install spacy") from err
+        try:
+            self._nlp = spacy.load(model, disable=["parser", "ner"])
+        except OSError as err:
+            raise CountingError(f"spaCy pipeline {model!r} is not installed ({err}); install it as a package, "
+                                "or use --lemmatizer lookup") from err
+        if not self._nlp.has_pipe("tagger") and not self._nlp.has_pipe("morphologizer"):
+            raise CountingError(f"spaCy pipeline {model!r} has no tagger, so it cannot pick nouns as the paper did")
+
+    def prepare(self, texts: pa.Array) -> pa.Array:
+        captions = pc.fill_null(texts, "").to_pylist()
+        return pa.array([" ".join(t.lemma_ for t in doc if t.pos_ in ("NOUN", "PROPN"))
+                         for doc in self._nlp.pipe(captions, batch_size=256)], pa.string())
+
+    def lemma(self, token: str) -> str:
+        return token  # already a lemma (prepare)
+
+    def concept_lemma(self, token: str) -> str:
+        doc = self._nlp(token)
+        lemma = tokens([doc[-1].lemma_])[0] if len(doc) else []
+        return lemma[-1] if lemma else token
+
+
+def make_analyzer(method: str = "lemmatized", lemmatizer: str = LOOKUP) -> Analyzer:
+    """``lemmatizer`` is ``lookup`` or ``spacy:MODEL`` (only with method ``lemmatized``)."""
+    if lemmatizer == LOOKUP:
+        return Analyzer(method)
+    if lemmatizer.startswith("spacy:") and len(lemmatizer) > len("spacy:"):
+        if method != "lemmatized":
+            raise CountingError(f"--lemmatizer {lemmatizer} only applies to --method lemmatized, not {method}")
+        return SpacyAnalyzer(lemmatizer.removeprefix("spacy:"))
+    raise CountingError(f"unknown lemmatizer {lemmatizer!r}; expected 'lookup' or 'spacy:MODEL'")
