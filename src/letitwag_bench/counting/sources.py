@@ -113,7 +113,7 @@ def _jsonl(path: Path, caption_column: str, id_column: str | None, batch_size: i
                 part = batch.slice(start, batch_size)
                 yield (part.column(caption_column),
                        _as_strings(part.column(id_column), path, id_column) if id_column else None)
-    except pa.ArrowInvalid as err:
+    except (pa.ArrowInvalid, OSError) as err:  # OSError: a damaged compressed file
         raise CountingError(f"{path}: not readable as JSON lines with a text column {caption_column!r} "
                             f"({err})") from err
     if rows and not found:

@@ -10,6 +10,8 @@ with the exploded tags on both keys. In tests Spark runs in local mode; on a clu
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -30,15 +32,21 @@ def _matcher(vocabulary: Vocabulary, settings: Settings) -> Matcher:
     return _MATCHERS[key]
 
 
-def spark_session(master: str | None = None):
-    """The active Spark session, or a new one (``local[*]`` unless spark-submit or `master` says otherwise)."""
+def spark_session(master: str | None = None, config: dict[str, str] | None = None):
+    """The active Spark session, or a new one (``local[*]`` unless spark-submit or `master` says otherwise)
+    with the given `config` settings."""
     try:
         from pyspark.sql import SparkSession
     except ImportError as err:
         raise CountingError("--engine spark needs PySpark (pip install 'letitwag-bench[spark]') and Java 17+") from err
+    # Local mode: Python workers run this interpreter (with this package), not whatever `python3` is first
+    # on PATH. Under spark-submit the cluster's PYSPARK_PYTHON setting wins.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.appName("letitwag-counts")
     if master:
         builder = builder.master(master)
+    for key, value in (config or {}).items():
+        builder = builder.config(key, value)
     return builder.getOrCreate()
 
 

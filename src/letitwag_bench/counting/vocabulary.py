@@ -16,8 +16,9 @@ from letitwag_bench.counting.text import Analyzer, tokenise, tokens
 from letitwag_bench.counts import LETITWAG, CountsTable
 
 # Function words in concept names ("kite (bird of prey)", "highway or road") are not required in the
-# caption: the paper matched against an index of caption nouns only, where they never occur.
-FUNCTION_WORDS = frozenset(["a", "an", "the", "of", "and", "or", "in", "on", "at", "to", "for", "with", "by", "from"])
+# caption: the paper matched against an index of caption nouns only, where they never occur. Not "a":
+# it is a real token of model names such as "f/a-18".
+FUNCTION_WORDS = frozenset(["the", "of", "and", "or", "in", "on", "at", "to", "for", "with", "by", "from"])
 
 
 def concept_words(names: list[str], analyzer: Analyzer) -> list[tuple[str, ...]]:

@@ -1,0 +1,225 @@
+"""Counting concepts in caption corpora: planted known answers, engine equality, resume, output use."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from counting_corpus import CONCEPTS, concepts_csv, planted, synthetic_captions, tags_table, write_shards
+
+from letitwag_bench.counting import CountingError, build_counts, corpus_size
+from letitwag_bench.counting import local as local_engine
+from letitwag_bench.counting.text import make_analyzer, noun_lemma, tokens
+from letitwag_bench.counting.vocabulary import Matcher, Vocabulary
+from letitwag_bench.counts import export_dataset, load_counts
+
+MATCHED = "integrated_tlemmatized_i0.7"
+
+
+def have_spark() -> bool:
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        return False
+    return shutil.which("java") is not None or bool(__import__("os").environ.get("JAVA_HOME"))
+
+
+needs_spark = pytest.mark.skipif(not have_spark(), reason="PySpark or Java not installed")
+
+
+@pytest.fixture(scope="module")
+def spark():
+    if not have_spark():
+        pytest.skip("PySpark or Java not installed")
+    from letitwag_bench.counting.spark import spark_session
+
+    session = spark_session("local[2]", {"spark.sql.shuffle.partitions": "2", "spark.ui.enabled": "false",
+                                         "spark.ui.showConsoleProgress": "false"})
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("planted")
+    frame, expected, matched = planted(seed=1)
+    tags = folder / "tags.parquet"
+    pq.write_table(tags_table(frame), tags)
+    return {"frame": frame, "expected": expected, "matched": matched, "tags": tags,
+            "concepts": str(concepts_csv(folder / "concepts.csv")),
+            "all": write_shards(frame, folder / "all", ("parquet", "jsonl", "tar")),
+            "spark": write_shards(frame, folder / "spark", ("parquet", "jsonl"))}
+
+
+def counts_of(result, method: str) -> dict[str, int]:
+    rows = result.frame[(result.frame["method"] == method) & (result.frame["dataset"] == "custom")]
+    return dict(zip(rows["concept"], rows["count"].astype(int), strict=True))
+
+
+# --- tokens and lemmas -------------------------------------------------------------------------------
+
+
+def test_tokens_split_on_non_alphanumerics_and_drop_apostrophes() -> None:
+    assert tokens(["Potter's  wheel", "F/A-18_Hornet", "Côte d’Ivoire!", "", "16.4 l"]) == [
+        ["potters", "wheel"], ["f", "a", "18", "hornet"], ["côte", "divoire"], [], ["16", "4", "l"]]
+
+
+@pytest.mark.parametrize(("word", "lemma"), [("geese", "goose"), ("mice", "mouse"), ("wolves", "wolf"),
+                                             ("cacti", "cactus"), ("suvs", "suv"), ("tzus", "tzu"), ("bus", "bus"),
+                                             ("glass", "glass"), ("a300b4", "a300b4"), ("species", "species")])
+def test_noun_lemma(word: str, lemma: str) -> None:
+    assert noun_lemma(word) == lemma
+
+
+@pytest.mark.parametrize("method", ["lemmatized", "lowercased"])
+def test_every_bundled_concept_is_found_in_its_own_class_name(method: str) -> None:
+    analyzer = make_analyzer(method)
+    vocabulary = Vocabulary.from_counts(load_counts("bundled"), analyzer)
+    assert len(vocabulary.concepts) > 3900
+    classes = vocabulary.classes
+    names = pa.array([f"a photo of a {n.replace('_', ' ')}." for n in classes["class_name"]])
+    rows, concepts = Matcher(vocabulary, analyzer).matches(names)
+    found = set(zip(rows.tolist(), concepts.tolist(), strict=True))
+    index = {c: i for i, c in enumerate(vocabulary.concepts)}
+    missing = [n for r, (n, c) in enumerate(zip(classes["class_name"], classes["concept"], strict=True))
+               if (r, index[c]) not in found]
+    assert missing == []
+
+
+# --- planted corpus: both engines give exactly the planted counts ------------------------------------
+
+
+@pytest.mark.parametrize("method", ["lemmatized", "lowercased"])
+def test_local_engine_counts_exactly_the_planted_occurrences(corpus, method: str) -> None:
+    result = build_counts(corpus["all"], corpus="planted", method=method, concepts=corpus["concepts"],
+                          workers=1, batch_size=7, progress=False)
+    assert counts_of(result, method) == corpus["expected"][method]
+    assert result.info["corpus_size"] == len(corpus["frame"])
+    assert set(result.frame["method"]) == {method}
+
+
+def test_local_engine_matched_counts(corpus) -> None:
+    result = build_counts(corpus["all"], corpus="planted", concepts=corpus["concepts"], tags=[corpus["tags"]],
+                          workers=1, progress=False)
+    assert counts_of(result, "lemmatized") == corpus["expected"]["lemmatized"]
+    assert counts_of(result, MATCHED) == corpus["matched"]
+    assert sum(corpus["matched"].values()) > 0
+
+
+@needs_spark
+def test_spark_engine_counts_exactly_the_planted_occurrences(corpus, spark) -> None:
+    for method in ("lemmatized", "lowercased"):
+        result = build_counts(corpus["spark"], corpus="planted", method=method, concepts=corpus["concepts"],
+                              engine="spark", spark=spark)
+        assert counts_of(result, method) == corpus["expected"][method]
+        assert result.info["corpus_size"] == len(corpus["frame"])
+    result = build_counts(corpus["spark"], corpus="planted", concepts=corpus["concepts"], engine="spark",
+                          tags=[corpus["tags"]], spark=spark)
+    assert counts_of(result, MATCHED) == corpus["matched"]
+
+
+# --- engines agree on a larger synthetic corpus ------------------------------------------------------
+
+
+def synthetic_shards(folder: Path, n: int, n_shards: int) -> list[Path]:
+    concepts = sorted(set(load_counts("bundled").frame["class_name"].str.replace("_", " ")))
+    captions = synthetic_captions(n, concepts, seed=3)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, part in enumerate(np.array_split(np.arange(n), n_shards)):
+        path = folder / f"shard-{i:03d}.parquet"
+        pq.write_table(pa.table({"caption": [captions[j] for j in part]}), path, row_group_size=50_000)
+        paths.append(path)
+    return paths
+
+
+def engines_agree(tmp_path: Path, spark, n: int, n_shards: int) -> None:
+    shards = synthetic_shards(tmp_path / "corpus", n, n_shards)
+    local = build_counts(shards, corpus="synthetic", workers=2, progress=False)
+    remote = build_counts(shards, corpus="synthetic", engine="spark", spark=spark)
+    pd.testing.assert_frame_equal(local.frame, remote.frame)
+    assert local.info["corpus_size"] == remote.info["corpus_size"] == n
+    assert local.frame["count"].sum() > n // 4  # the corpus really hits concepts
+
+
+@needs_spark
+def test_local_and_spark_identical_on_synthetic_corpus(tmp_path, spark) -> None:
+    engines_agree(tmp_path, spark, n=20_000, n_shards=3)
+
+
+@needs_spark
+@pytest.mark.slow
+def test_local_and_spark_identical_on_a_million_captions(tmp_path, spark) -> None:
+    engines_agree(tmp_path, spark, n=1_000_000, n_shards=8)
+
+
+# --- resume, output, errors --------------------------------------------------------------------------
+
+
+def test_interrupted_run_resumes_without_recounting_finished_shards(corpus, tmp_path, monkeypatch) -> None:
+    shards = write_shards(corpus["frame"], tmp_path / "shards", ("parquet", "jsonl"))
+    good = shards[1].read_bytes()
+    shards[1].write_bytes(b"not json at all {")
+    parts = tmp_path / "out.parquet.parts"
+    with pytest.raises(CountingError, match=str(shards[1].name)):
+        build_counts(shards, corpus="planted", concepts=corpus["concepts"], workers=1, parts=parts, progress=False)
+    assert len(list(parts.glob("*.npz"))) == 1  # the parquet shard finished and was kept
+    shards[1].write_bytes(good)
+    counted: list[Path] = []
+    original = local_engine.count_shard
+    monkeypatch.setattr(local_engine, "count_shard", lambda path, *a: counted.append(path) or original(path, *a))
+    result = build_counts(shards, corpus="planted", concepts=corpus["concepts"], workers=1, parts=parts,
+                          progress=False)
+    assert counted == [shards[1].resolve()]
+    assert counts_of(result, "lemmatized") == corpus["expected"]["lemmatized"]
+    assert result.info["corpus_size"] == len(corpus["frame"])
+    assert not parts.exists()  # removed once the table is written
+
+
+def test_counted_corpus_merges_with_bundled_counts(corpus, tmp_path) -> None:
+    folder = tmp_path / "counts"
+    export_dataset(load_counts("bundled"), folder)
+    result = build_counts(corpus["all"], corpus="planted", concepts=corpus["concepts"], tags=[corpus["tags"]],
+                          workers=1, progress=False)
+    result.write(folder / "data" / "planted.parquet")
+    assert corpus_size(folder / "data" / "planted.parquet") == len(corpus["frame"])
+    table = load_counts(str(folder))
+    assert "planted" in table.corpora() and "laion400m" in table.corpora()
+    text = table.concept_counts(corpus="planted", method="text")
+    assert {c: int(text[c]) for c in CONCEPTS} == corpus["expected"]["lemmatized"]
+    matched = table.concept_counts(corpus="planted", method="matched")
+    assert {c: int(matched[c]) for c in CONCEPTS} == corpus["matched"]
+    bundled = load_counts("bundled").concept_counts(corpus="laion400m", method="matched")
+    pd.testing.assert_series_equal(table.concept_counts(corpus="laion400m", method="matched"), bundled)
+    shown = table.show("letitwag", "planted", "text")  # Let It Wag! classes get the new corpus's counts
+    assert shown.set_index("concept").loc["shih tzu", "count"] == corpus["expected"]["lemmatized"]["shih tzu"] > 0
+
+
+def test_missing_caption_column_names_the_file_and_column(corpus, tmp_path) -> None:
+    path = tmp_path / "bad.parquet"
+    pq.write_table(pa.table({"text": ["a goose"]}), path)
+    with pytest.raises(CountingError, match=r"bad\.parquet: no column 'caption' \(columns: text\)"):
+        build_counts([path], corpus="x", concepts=corpus["concepts"], workers=1, progress=False)
+
+
+def test_cli_build_writes_a_table_load_counts_reads(corpus, tmp_path) -> None:
+    out = tmp_path / "counts" / "planted.parquet"
+    proc = subprocess.run([sys.executable, "-m", "letitwag_bench", "counts", "build", *map(str, corpus["all"]),
+                           "--corpus", "planted", "--out", str(out), "--concepts", corpus["concepts"],
+                           "--method", "lowercased", "--workers", "1", "--no-progress"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert f"{len(corpus['frame'])} captions" in proc.stdout
+    counts = load_counts(str(out.parent)).concept_counts(corpus="planted", method="lowercased")
+    assert {c: int(counts[c]) for c in CONCEPTS} == corpus["expected"]["lowercased"]
+    bad = subprocess.run([sys.executable, "-m", "letitwag_bench", "counts", "build", str(tmp_path / "nope.parquet"),
+                          "--corpus", "x", "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "nope.parquet: no such caption file" in bad.stderr
