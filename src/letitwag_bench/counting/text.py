@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -31,19 +32,85 @@ class CountingError(ValueError):
     """Unusable counting input or settings; the message names the file, field and what was expected."""
 
 
-def tokenise(texts: pa.Array) -> pa.ListArray:
-    """One list of tokens per text (null → no tokens); see the module docstring for the rules."""
-    if isinstance(texts, pa.ChunkedArray):
-        texts = texts.combine_chunks()
-    text = pc.utf8_lower(pc.fill_null(texts, ""))
+def _regex_tokens(texts: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """The rule itself (any text): Unicode lower-casing, apostrophes dropped, RE2 split."""
+    text = pc.utf8_lower(texts)
     for apostrophe in _APOSTROPHES:  # plain replaces: several times faster than one regex
         text = pc.replace_substring(text, apostrophe, "")
-    return pc.split_pattern_regex(text, _SEPARATORS)  # leaves "" at the ends: callers skip empty tokens
+    lists = pc.split_pattern_regex(text, _SEPARATORS)
+    flat, parents = pc.list_flatten(lists), pc.list_parent_indices(lists).to_numpy()
+    nonempty = pc.greater(pc.binary_length(flat), 0)  # the split leaves "" where a text starts or ends
+    return flat.filter(nonempty).cast(pa.large_string()), parents[nonempty.to_numpy(zero_copy_only=False)]
+
+
+_WORD_BYTE = np.zeros(256, dtype=bool)
+_WORD_BYTE[[*range(ord("0"), ord("9") + 1), *range(ord("a"), ord("z") + 1)]] = True
+
+
+def _ascii_tokens(texts: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """The same rule for ASCII-only texts, on their bytes with NumPy (several times faster than RE2):
+    ASCII letters and digits are exactly the ASCII members of \\p{L} and \\p{N}.
+
+    The tokens are returned as a string array whose odd elements are the separators between tokens
+    (so no bytes are copied); callers take the even elements.
+    """
+    texts = pc.ascii_lower(texts)
+    width = np.int64 if pa.types.is_large_string(texts.type) else np.int32
+    _, offsets_buf, data_buf = texts.buffers()
+    offsets = np.frombuffer(offsets_buf, dtype=width)[texts.offset: texts.offset + len(texts) + 1].astype(np.int64)
+    data = np.frombuffer(data_buf, dtype=np.uint8)[offsets[0]: offsets[-1]] if data_buf else np.zeros(0, np.uint8)
+    offsets -= offsets[0]
+    drops = np.flatnonzero((data == ord("'")) | (data == ord("`")))
+    if len(drops):
+        data = np.delete(data, drops)
+        offsets -= np.searchsorted(drops, offsets)
+    word = _WORD_BYTE[data]
+    n = len(data)
+    row_start = np.zeros(n + 1, dtype=bool)
+    row_start[offsets[:-1]] = True
+    continues = word[:-1] & word[1:] & ~row_start[1:n]  # byte i and i+1 belong to the same token
+    begins = np.flatnonzero(word & ~np.concatenate([[False], continues]))
+    ends = np.flatnonzero(word & ~np.concatenate([continues, [False]])) + 1
+    bounds = np.empty(2 * len(begins), dtype=np.int64)
+    bounds[0::2], bounds[1::2] = begins, ends
+    if not len(bounds):
+        bounds = np.zeros(1, dtype=np.int64)
+    spans = pa.Array.from_buffers(pa.large_string(), len(bounds) - 1, [None, pa.py_buffer(bounds), pa.py_buffer(data)])
+    return spans, np.searchsorted(offsets, begins, side="right") - 1
+
+
+def _even(spans: pa.Array) -> pa.Array:
+    return spans.take(pa.array(np.arange(0, len(spans), 2)))
+
+
+def tokenise(texts: pa.Array) -> tuple[pa.Array, np.ndarray, bool]:
+    """All tokens of a batch of texts, flat, and the row each comes from (null texts have none).
+
+    The third value says whether the tokens are interleaved with separators (take the even elements:
+    ``tokens[0::2]``), which spares a copy on the fast path; :func:`tokens` shows the plain use.
+    """
+    if isinstance(texts, pa.ChunkedArray):
+        texts = texts.combine_chunks()
+    texts = pc.fill_null(texts, "")
+    ascii_rows = pc.string_is_ascii(texts).to_numpy(zero_copy_only=False)
+    if ascii_rows.all():
+        return (*_ascii_tokens(texts), True)
+    if not ascii_rows.any():
+        return (*_regex_tokens(texts), False)
+    fast, slow = np.flatnonzero(ascii_rows), np.flatnonzero(~ascii_rows)
+    fast_spans, fast_rows = _ascii_tokens(texts.filter(ascii_rows))
+    slow_tokens, slow_rows = _regex_tokens(texts.filter(~ascii_rows))
+    return (pa.concat_arrays([_even(fast_spans), slow_tokens]), np.concatenate([fast[fast_rows], slow[slow_rows]]),
+            False)
 
 
 def tokens(texts: list[str]) -> list[list[str]]:
     """:func:`tokenise` for a list of strings (concept names), by the same vectorised code."""
-    return [[t for t in toks if t] for toks in tokenise(pa.array(texts, pa.string())).to_pylist()]
+    flat, rows, interleaved = tokenise(pa.array(texts, pa.string()))
+    out: list[list[str]] = [[] for _ in texts]
+    for token, row in zip(_even(flat).to_pylist() if interleaved else flat.to_pylist(), rows.tolist(), strict=True):
+        out[row].append(token)
+    return out
 
 
 @lru_cache(maxsize=1)
@@ -67,12 +134,9 @@ def noun_lemma(token: str) -> str:
     if not token.isalpha():
         return token
     lem = _lemminflect()
-    found = lem.getLemma(token, upos="NOUN", lemmatize_oov=False)
-    if found:
-        return found[0]
-    other = lem.getAllLemmas(token)
-    if other:
-        return (other.get("VERB") or next(iter(other.values())))[0]
+    known = lem.getAllLemmas(token)  # one table lookup for every word class
+    if known:
+        return (known.get("NOUN") or known.get("VERB") or next(iter(known.values())))[0]
     if token.endswith("s") and len(token) > 3:
         guess = lem.getLemma(token, upos="NOUN", lemmatize_oov=True)[0]
         return token[:-1] if guess == token and token[-2] != "s" else guess

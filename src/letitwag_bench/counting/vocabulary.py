@@ -9,7 +9,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import scipy.sparse as sp
 
 from letitwag_bench.counting.text import Analyzer, tokenise, tokens
@@ -105,10 +104,10 @@ class Matcher:
 
     def word_pairs(self, texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         """(caption row, word id) for every token of the batch whose lemma is a concept word."""
-        lists = tokenise(self.analyzer.prepare(texts))
-        parents = pc.list_parent_indices(lists).to_numpy()
-        encoded = pc.list_flatten(lists).dictionary_encode()
-        ids = self._token_ids(encoded.dictionary.to_pylist())[encoded.indices.to_numpy()]
+        flat, parents, interleaved = tokenise(self.analyzer.prepare(texts))
+        encoded = flat.dictionary_encode()  # separators between interleaved tokens encode too, then drop
+        indices = encoded.indices.to_numpy()
+        ids = self._token_ids(encoded.dictionary.to_pylist())[indices[0::2] if interleaved else indices]
         keep = ids >= 0
         return parents[keep], ids[keep]
 
