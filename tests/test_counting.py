@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import string
 import subprocess
 import sys
 from pathlib import Path
@@ -10,13 +12,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from counting_corpus import CONCEPTS, concepts_csv, planted, synthetic_captions, tags_table, write_shards
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from letitwag_bench.counting import CountingError, build_counts, corpus_size
 from letitwag_bench.counting import local as local_engine
-from letitwag_bench.counting.text import make_analyzer, noun_lemma, tokens
+from letitwag_bench.counting.text import _ascii_tokens, _even, _regex_tokens, make_analyzer, noun_lemma, tokens
 from letitwag_bench.counting.vocabulary import Matcher, Vocabulary
 from letitwag_bench.counts import export_dataset, load_counts
 
@@ -28,7 +33,7 @@ def have_spark() -> bool:
         import pyspark  # noqa: F401
     except ImportError:
         return False
-    return shutil.which("java") is not None or bool(__import__("os").environ.get("JAVA_HOME"))
+    return shutil.which("java") is not None or bool(os.environ.get("JAVA_HOME"))
 
 
 needs_spark = pytest.mark.skipif(not have_spark(), reason="PySpark or Java not installed")
@@ -70,6 +75,17 @@ def counts_of(result, method: str) -> dict[str, int]:
 def test_tokens_split_on_non_alphanumerics_and_drop_apostrophes() -> None:
     assert tokens(["Potter's  wheel", "F/A-18_Hornet", "Côte d’Ivoire!", "", "16.4 l"]) == [
         ["potters", "wheel"], ["f", "a", "18", "hornet"], ["côte", "divoire"], [], ["16", "4", "l"]]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.text(alphabet=string.printable + "'`", max_size=40)), min_size=1, max_size=12),
+       st.integers(0, 3))
+def test_ascii_fast_path_tokenises_like_the_regex_rule(texts: list[str | None], offset: int) -> None:
+    array = pc.fill_null(pa.array(texts, pa.string()), "").slice(min(offset, len(texts) - 1))
+    fast, fast_rows = _ascii_tokens(array)
+    rule, rule_rows = _regex_tokens(array)
+    assert _even(fast).to_pylist() == rule.to_pylist()
+    assert fast_rows.tolist() == rule_rows.tolist()
 
 
 @pytest.mark.parametrize(("word", "lemma"), [("geese", "goose"), ("mice", "mouse"), ("wolves", "wolf"),
@@ -116,14 +132,15 @@ def test_local_engine_matched_counts(corpus) -> None:
 
 @needs_spark
 def test_spark_engine_counts_exactly_the_planted_occurrences(corpus, spark) -> None:
-    for method in ("lemmatized", "lowercased"):
-        result = build_counts(corpus["spark"], corpus="planted", method=method, concepts=corpus["concepts"],
-                              engine="spark", spark=spark)
-        assert counts_of(result, method) == corpus["expected"][method]
-        assert result.info["corpus_size"] == len(corpus["frame"])
+    result = build_counts(corpus["spark"], corpus="planted", method="lowercased", concepts=corpus["concepts"],
+                          engine="spark", spark=spark)
+    assert counts_of(result, "lowercased") == corpus["expected"]["lowercased"]
+    assert result.info["corpus_size"] == len(corpus["frame"])
     result = build_counts(corpus["spark"], corpus="planted", concepts=corpus["concepts"], engine="spark",
                           tags=[corpus["tags"]], spark=spark)
+    assert counts_of(result, "lemmatized") == corpus["expected"]["lemmatized"]
     assert counts_of(result, MATCHED) == corpus["matched"]
+    assert result.info["corpus_size"] == len(corpus["frame"])
 
 
 # --- engines agree on a larger synthetic corpus ------------------------------------------------------
@@ -157,6 +174,7 @@ def test_local_and_spark_identical_on_synthetic_corpus(tmp_path, spark) -> None:
 
 @needs_spark
 @pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("LETITWAG_1M_TEST"), reason="set LETITWAG_1M_TEST=1 (about 2-3 min on 2 cores)")
 def test_local_and_spark_identical_on_a_million_captions(tmp_path, spark) -> None:
     engines_agree(tmp_path, spark, n=1_000_000, n_shards=8)
 
