@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from letitwag_bench.cli import counts
+from letitwag_bench.cli import counts, tasks
 
 app = typer.Typer(
     name="letitwag",
@@ -17,6 +17,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(counts.app, name="counts")
+app.command("tasks-path")(tasks.tasks_path)
 
 
 def main() -> None:
