@@ -22,7 +22,7 @@ from PIL import Image
 
 import letitwag_bench
 from letitwag_bench import stats
-from letitwag_bench.concepts import concept_key, display_name
+from letitwag_bench.concepts import concept_key, display_name, strip_domain_suffix
 from letitwag_bench.counts import load_counts
 from letitwag_bench.harness import lm_eval as harness
 
@@ -278,12 +278,12 @@ def test_vlm_documents_interleave_classes_and_balance_answer_letters(tmp_path):
     first = docs.select(range(len(VLM_LABELS)))
     assert sorted(first["concept"]) == sorted(concept_key(n, letitwag_label=True) for n in VLM_LABELS)
     for doc in docs:
-        red = doc["image"].getpixel((0, 0))[0]
-        assert doc["class_name"] == display_name(VLM_LABELS[red // 20], letitwag_label=True)
+        label = VLM_LABELS[doc["image"].getpixel((0, 0))[0] // 20]
+        assert doc["class_name"] == strip_domain_suffix(label)
         assert len(set(doc["options"])) == 4
-        assert doc["options"]["ABCD".index(doc["answer"])] == doc["class_name"]
+        assert doc["options"]["ABCD".index(doc["answer"])] == display_name(label, letitwag_label=True)
         if doc["domain"] == "aircraft":  # three aircraft classes: the distractors include the other two
-            others = {display_name(n, letitwag_label=True) for n in VLM_LABELS[:3]} - {doc["class_name"]}
+            others = {display_name(n, letitwag_label=True) for n in VLM_LABELS[:3] if n != label}
             assert others <= set(doc["options"])
     per_class = pd.DataFrame({"concept": docs["concept"], "answer": docs["answer"]})
     # Three images per class take three different letters (the letter cycles with the image's rank).
@@ -308,6 +308,8 @@ def test_concept_probe_leaves_out_homonyms_and_classes_without_a_category():
     assert frame.loc["affenpinscher", "excluded"] == "no category among the choices"  # ImageNet-only dog
     assert frame.loc["acadian flycatcher", "category"] == "bird"
     assert frame.loc["acadian flycatcher", "in_letitwag"]
+    assert frame.loc["acadian flycatcher", "class_name"] == "Acadian_Flycatcher"  # Let It Wag!'s spelling
+    assert frame.loc["apple pie", "name"] == "apple pie"  # food101's apple_pie, for the prompt
     kept = frame[frame["excluded"] == ""]
     assert set(kept["category"]) == set(harness.CATEGORY_CHOICES)
     docs = harness.load_concepts_dataset()["test"]

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from letitwag_bench import stats
-from letitwag_bench.concepts import concept_key, display_name
+from letitwag_bench.concepts import concept_key, display_name, strip_domain_suffix
 from letitwag_bench.counts import _HUB_ID, CountsError, CountsTable, letitwag_classes, load_counts
 
 log = logging.getLogger(__name__)
@@ -160,7 +160,8 @@ def _provenance(opts: TaskOptions, table: CountsTable) -> dict[str, str]:
 def load_vlm_dataset(**metadata: Any):
     """lm-eval ``custom_dataset`` for ``letitwag_vlm``: a ``DatasetDict`` with one split, ``test``.
 
-    Each document is one Let It Wag! image with its ``concept``, ``class_name``, pretraining ``count``,
+    Each document is one Let It Wag! image with its ``concept``, ``class_name`` (the upstream class-list
+    spelling: the hosted label without its domain suffix), pretraining ``count``,
     four lettered ``options`` (the class and three deterministic distractors of the same domain) and the
     ``answer`` letter. Documents are interleaved by class (the first image of every class, then the
     second, …) so that ``--limit N`` evaluates a class-balanced subset.
@@ -286,7 +287,7 @@ def vlm_columns(names: Sequence[str], labels: np.ndarray, counts: pd.Series) -> 
         options.insert(position, displays[i])
         count = counts.get(concepts[i])
         out["concept"].append(concepts[i])
-        out["class_name"].append(displays[i])
+        out["class_name"].append(strip_domain_suffix(names[i]))
         out["domain"].append(domains[i])
         out["options"].append(options)
         out["answer"].append(LETTERS[position])
@@ -350,7 +351,8 @@ def vlm_process_results(doc: Mapping[str, Any], results: Sequence[str]) -> dict[
 def concept_categories() -> pd.DataFrame:
     """Every concept of the domain datasets and of Let It Wag!, with its category (or why it has none).
 
-    Columns: ``concept``, ``class_name`` (display form), ``category`` (empty when left out), ``datasets``
+    Columns: ``concept``, ``class_name`` (as its first dataset spells it), ``name`` (display form, for the
+    prompt), ``category`` (empty when left out), ``datasets``
     (``;``-joined, ``letitwag`` first), ``in_letitwag``, ``excluded`` (reason, empty when kept). A Let It
     Wag! class takes the category of the domain datasets it was drawn from. Left out: *ambiguous*
     concepts — in datasets of two categories, or whose whole name is a word of another category's
@@ -361,16 +363,16 @@ def concept_categories() -> pd.DataFrame:
     rows = []
     for dataset, category in DATASET_CATEGORY.items():
         classes = table.classes(dataset)
-        rows += [(c, display_name(n), dataset, category) for n, c in zip(classes["class_name"],
-                                                                        classes["concept"], strict=True)]
+        rows += [(c, n, dataset, category) for n, c in zip(classes["class_name"], classes["concept"], strict=True)]
     for _, cls in letitwag_classes().iterrows():
         found = [DATASET_CATEGORY[d] for d in cls["source_datasets"].split(";") if d in DATASET_CATEGORY]
-        rows += [(cls["concept"], display_name(cls["class_name"]), "letitwag", c) for c in found or [""]]
+        rows += [(cls["concept"], cls["class_name"], "letitwag", c) for c in found or [""]]
     frame = pd.DataFrame(rows, columns=["concept", "class_name", "dataset", "category"])
     frame["rank"] = frame["dataset"].ne("letitwag")  # Let It Wag!'s spelling and name first
     frame = frame.sort_values(["concept", "rank", "dataset"], kind="stable")
     out = frame.groupby("concept", sort=True).agg(
         class_name=("class_name", "first"),
+        name=("class_name", lambda s: display_name(s.iloc[0])),
         categories=("category", lambda s: sorted(set(s) - {""})),
         datasets=("dataset", lambda s: ";".join(dict.fromkeys(s))),
     ).reset_index()
@@ -396,7 +398,7 @@ def concept_categories() -> pd.DataFrame:
 def load_concepts_dataset(**metadata: Any):
     """lm-eval ``custom_dataset`` for ``letitwag_concepts_lm``: a ``DatasetDict`` with one split, ``test``.
 
-    One document per unambiguous concept (:func:`concept_categories`) with its ``class_name``,
+    One document per unambiguous concept (:func:`concept_categories`) with its ``class_name``, ``name``,
     ``category``, the ten ``choices`` and the ``gold`` index, and its text ``count``. Documents are
     interleaved by category so that ``--limit N`` keeps every category.
     """
@@ -421,7 +423,7 @@ def load_concepts_dataset(**metadata: Any):
         count = counts.get(rec["concept"])
         rec.update(choices=choices, count=None if count is None else int(count), **provenance)
     features = datasets.Features({
-        **{k: datasets.Value("string") for k in ("concept", "class_name", "category", "datasets", "dataset",
+        **{k: datasets.Value("string") for k in ("concept", "class_name", "name", "category", "datasets", "dataset",
                                                  *provenance)},
         "in_letitwag": datasets.Value("bool"), "gold": datasets.Value("int64"),
         "choices": datasets.Sequence(datasets.Value("string")), "count": datasets.Value("int64"),
@@ -609,7 +611,8 @@ def read_outputs(results_path: str | Path, samples_paths: Iterable[str | Path]
                            f"{sorted(results['results'])}; expected {sorted(BENCHMARK_IDS)})")
     by_task: dict[str, list[dict[str, Any]]] = {t: [] for t in tasks}
     for path in map(Path, samples_paths):
-        by_task[_samples_task(path, tasks)] += _sample_records(path, _samples_task(path, tasks))
+        task = _samples_task(path, tasks)
+        by_task[task] += _sample_records(path, task)
     out = []
     for task in tasks:
         if not by_task[task]:
