@@ -26,10 +26,11 @@ from letitwag_bench.concepts import concept_key, display_name, strip_domain_suff
 from letitwag_bench.counts import load_counts
 from letitwag_bench.harness import lm_eval as harness
 
-lm_eval = pytest.importorskip("lm_eval")
-from lm_eval.api.model import LM  # noqa: E402
-from lm_eval.api.registry import register_model  # noqa: E402
-from lm_eval.tasks import TaskManager  # noqa: E402
+pytest.importorskip("lm_eval")
+import lm_eval.models  # noqa: F401  (registers lm-eval's own models before the test model below)
+from lm_eval.api.model import LM
+from lm_eval.api.registry import register_model
+from lm_eval.tasks import TaskManager
 
 REPO = Path(__file__).resolve().parents[1]
 METRICS = ("acc", "slope", "slope_ci_low", "slope_ci_high", "tail_acc", "chance")
@@ -227,6 +228,68 @@ def test_vlm_task_through_the_evaluator_gives_the_fake_models_per_concept_accura
     assert reported["slope,none"] == pytest.approx(fit.slope, abs=1e-9)
     assert reported["slope_ci_low,none"] == pytest.approx(fit.slope_ci_low, abs=1e-9)
     assert reported["tail_acc,none"] == pytest.approx(fit.tail_accuracy / 100, nan_ok=True)
+
+
+def _tiny_llava(folder: Path) -> Path:
+    """A random-init LLaVA (CLIP vision tower + Llama) with a character-level tokenizer, saved locally."""
+    torch = pytest.importorskip("torch")
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import (
+        CLIPImageProcessor,
+        CLIPVisionConfig,
+        LlamaConfig,
+        LlavaConfig,
+        LlavaForConditionalGeneration,
+        LlavaProcessor,
+        PreTrainedTokenizerFast,
+    )
+
+    specials = ["<unk>", "<s>", "</s>", "<pad>", "<image>"]
+    chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.,:?!'\"()-_ \n"
+    vocab = {t: i for i, t in enumerate([*specials, *chars])}
+    tokenizer = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Split("", "isolated")
+    fast = PreTrainedTokenizerFast(tokenizer_object=tokenizer, unk_token="<unk>", bos_token="<s>",
+                                   eos_token="</s>", pad_token="<pad>", additional_special_tokens=["<image>"])
+    torch.manual_seed(0)
+    config = LlavaConfig(
+        vision_config=CLIPVisionConfig(hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                       num_attention_heads=2, image_size=28, patch_size=14, projection_dim=16),
+        text_config=LlamaConfig(vocab_size=len(vocab), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                                num_attention_heads=2, num_key_value_heads=2, bos_token_id=1, eos_token_id=2,
+                                pad_token_id=3),
+        image_token_index=vocab["<image>"], vision_feature_layer=-1, vision_feature_select_strategy="full",
+    )
+    LlavaForConditionalGeneration(config).save_pretrained(folder)
+    image_processor = CLIPImageProcessor(size={"shortest_edge": 28}, crop_size={"height": 28, "width": 28})
+    # "full" features keep CLIP's class token: one image token more than the 2x2 patches.
+    LlavaProcessor(image_processor=image_processor, tokenizer=fast, patch_size=14, num_additional_image_tokens=1,
+                   vision_feature_select_strategy="full").save_pretrained(folder)
+    return folder
+
+
+@pytest.mark.slow
+def test_vlm_task_runs_on_lm_evals_own_hf_multimodal_model(tmp_path):
+    """The prompt's <image> placeholder and the image argument work with lm-eval's real HF VLM class
+    (a tiny random LLaVA: its answers are noise, the plumbing is the point)."""
+    pytest.importorskip("accelerate")  # lm-eval's HF models import it
+    from lm_eval import simple_evaluate
+
+    model = _tiny_llava(tmp_path / "tiny-llava")
+    data = _write_mini_letitwag(tmp_path / "mini.parquet")
+    manager = TaskManager(include_path=str(harness.tasks_path()), include_defaults=False,
+                          metadata={"letitwag_data": str(data)})
+    results = simple_evaluate(model="hf-multimodal", model_args={"pretrained": str(model), "dtype": "float32"},
+                              device="cpu", tasks=["letitwag_vlm"], task_manager=manager, limit=len(VLM_LABELS),
+                              log_samples=True, bootstrap_iters=0)
+    samples = results["samples"]["letitwag_vlm"]
+    assert len(samples) == len(VLM_LABELS)
+    assert {s["doc"]["concept"] for s in samples} == {concept_key(n, letitwag_label=True) for n in VLM_LABELS}
+    for s in samples:
+        assert isinstance(s["resps"][0][0], str)
+        expected = int(harness.parse_choice(s["resps"][0][0], s["doc"]["options"]) == s["doc"]["answer"])
+        assert s["acc"]["correct"] == expected
+    assert results["results"]["letitwag_vlm"]["chance,none"] == pytest.approx(0.25)
 
 
 # ---------------------------------------------------------------------------------------------------
