@@ -69,12 +69,16 @@ def test_tasks_path_holds_the_task_files_and_the_checkout_links_to_it():
 
 
 def _independent_correct(sample: dict) -> int:
-    """Correctness from the logged log-likelihoods: the gold choice has the best log-likelihood per
-    character (the rule the task documents)."""
+    """Correctness from the logged requests and log-likelihoods: the gold choice has the best
+    log-likelihood with the question minus without it (the rule the task documents)."""
     doc = sample["doc"]
+    requests = list(sample["arguments"].values())
     lls = [float(ll) for ll, _ in sample["filtered_resps"]]
-    per_char = [ll / len(choice) for ll, choice in zip(lls, doc["choices"], strict=True)]
-    return int(int(np.argmax(per_char)) == doc["gold"])
+    with_q = {r["arg_1"].strip(): ll for r, ll in zip(requests, lls, strict=True) if r["arg_0"]}
+    without = {r["arg_1"].strip(): ll for r, ll in zip(requests, lls, strict=True) if not r["arg_0"]}
+    assert set(with_q) == set(without) == set(doc["choices"])
+    scores = [with_q[c] - without[c] for c in doc["choices"]]
+    return int(int(np.argmax(scores)) == doc["gold"])
 
 
 @pytest.mark.slow
@@ -112,6 +116,7 @@ def test_lm_eval_cli_concepts_probe_reports_the_fit_of_its_logged_samples(tmp_pa
     assert reported["slope_ci_high,none"] == fit.slope_ci_high
     assert reported["tail_acc,none"] == pytest.approx(fit.tail_accuracy / 100, abs=1e-12)
     assert reported["chance,none"] == pytest.approx(0.1)
+    assert reported["acc_mutual_info,none"] == reported["acc,none"]
 
     # The reader used by `letitwag submit` gives the same per-concept table.
     ((info, benchmark, table),) = harness.read_outputs(results_path, [samples_path])

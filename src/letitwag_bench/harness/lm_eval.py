@@ -432,12 +432,21 @@ def load_concepts_dataset(**metadata: Any):
 
 
 def concepts_process_results(doc: Mapping[str, Any], results: Sequence[tuple[float, bool]]) -> dict[str, Any]:
-    """Right when the gold category has the highest log-likelihood per character (lm-eval's ``acc_norm``
-    rule): the category phrases differ in length, and raw sums would favour the short ones."""
+    """Right when the gold category has the highest *calibrated* log-likelihood: log p(choice | question)
+    − log p(choice), lm-eval's mutual-information rule, whose unconditional requests it adds because
+    ``acc_mutual_info`` is in the metric list.
+
+    Why calibrated: a model that prefers one phrase whatever the question ("a cat or dog breed") gets that
+    category's concepts right; the categories' counts differ by orders of magnitude (bird names: median
+    count 1, country names: ~1,500), so raw scores turn such a preference into a spurious slope.
+    """
+    n_choices = len(doc["choices"])
+    if len(results) != 2 * n_choices:
+        raise ValueError(f"{CONCEPTS_TASK}: expected {2 * n_choices} log-likelihoods (with and without the "
+                         f"question), got {len(results)}; keep acc_mutual_info in the task's metric_list")
     lls = np.array([ll for ll, _ in results], dtype=float)
-    lengths = np.array([len(c) for c in doc["choices"]], dtype=float)
-    correct = int(np.argmax(lls / lengths)) == doc["gold"]
-    return metric_values(doc, correct=correct, chance=1 / len(doc["choices"]))
+    correct = int(np.argmax(lls[:n_choices] - lls[n_choices:])) == doc["gold"]
+    return {**metric_values(doc, correct=correct, chance=1 / n_choices), "acc_mutual_info": float(correct)}
 
 
 # ---------------------------------------------------------------------------------------------------
