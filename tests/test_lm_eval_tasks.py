@@ -70,12 +70,14 @@ def test_tasks_path_holds_the_task_files_and_the_checkout_links_to_it():
 
 def _independent_correct(sample: dict) -> int:
     """Correctness from the logged requests and log-likelihoods: the gold choice has the best
-    log-likelihood with the question minus without it (the rule the task documents)."""
+    log-likelihood on the question minus on the question about "N/A" (the rule the task documents)."""
     doc = sample["doc"]
     requests = list(sample["arguments"].values())
     lls = [float(ll) for ll, _ in sample["filtered_resps"]]
-    with_q = {r["arg_1"].strip(): ll for r, ll in zip(requests, lls, strict=True) if r["arg_0"]}
-    without = {r["arg_1"].strip(): ll for r, ll in zip(requests, lls, strict=True) if not r["arg_0"]}
+    with_q = {r["arg_1"].strip(): ll for r, ll in zip(requests, lls, strict=True)
+              if f'"{doc["name"]}"' in r["arg_0"]}
+    without = {r["arg_1"].strip(): ll for r, ll in zip(requests, lls, strict=True) if '"N/A"' in r["arg_0"]}
+    assert len(requests) == 2 * len(doc["choices"])
     assert set(with_q) == set(without) == set(doc["choices"])
     scores = [with_q[c] - without[c] for c in doc["choices"]]
     return int(int(np.argmax(scores)) == doc["gold"])
@@ -103,10 +105,10 @@ def test_lm_eval_cli_concepts_probe_reports_the_fit_of_its_logged_samples(tmp_pa
         assert record["concept"] == doc["concept"] and record["count"] == doc["count"]
         assert record["log_count"] == pytest.approx(np.log10(max(doc["count"], 1)))
         assert record["correct"] == _independent_correct(s)
-        rows.append((doc["concept"], doc["count"], _independent_correct(s)))
+        rows.append((doc["concept"], doc["category"], doc["count"], _independent_correct(s)))
     # Interleaved by category: the first 300 documents cover all ten categories.
     assert len({s["doc"]["category"] for s in samples}) == 10
-    frame = pd.DataFrame(rows, columns=["concept", "count", "correct"]).sort_values("concept")
+    frame = pd.DataFrame(rows, columns=["concept", "category", "count", "correct"]).sort_values("concept")
     assert frame["concept"].is_unique  # one document per concept
     fit = stats.fit_scaling(frame["correct"].to_numpy(float), frame["count"].to_numpy(),
                             n=np.ones(len(frame), dtype=np.int64))
@@ -116,7 +118,18 @@ def test_lm_eval_cli_concepts_probe_reports_the_fit_of_its_logged_samples(tmp_pa
     assert reported["slope_ci_high,none"] == fit.slope_ci_high
     assert reported["tail_acc,none"] == pytest.approx(fit.tail_accuracy / 100, abs=1e-12)
     assert reported["chance,none"] == pytest.approx(0.1)
-    assert reported["acc_mutual_info,none"] == reported["acc,none"]
+    within = []  # (slope, concepts) of each category the fit accepts
+    for _, group in frame.groupby("category"):
+        try:
+            fit_c = stats.fit_scaling(group["correct"].to_numpy(float), group["count"].to_numpy(),
+                                      n=np.ones(len(group), dtype=np.int64))
+        except stats.StatsError:  # e.g. every count of the category 0 in this subset
+            continue
+        if np.isfinite(fit_c.slope):
+            within.append((fit_c.slope, int(group["count"].notna().sum())))
+    assert within
+    assert reported["slope_within,none"] == pytest.approx(
+        sum(b * k for b, k in within) / sum(k for _, k in within), abs=1e-9)
 
     # The reader used by `letitwag submit` gives the same per-concept table.
     ((info, benchmark, table),) = harness.read_outputs(results_path, [samples_path])
@@ -385,6 +398,21 @@ def test_concept_probe_leaves_out_homonyms_and_classes_without_a_category():
     assert docs[0]["choices"] == list(harness.CATEGORY_CHOICES.values())
     assert all(d["choices"][d["gold"]] == harness.CATEGORY_CHOICES[d["category"]]
                for d in docs.select(range(50)))
+
+
+def test_slope_within_removes_a_difference_between_categories():
+    """Two categories, each with accuracy rising 5 points per decade of count, the rare one far less
+    accurate: the pooled slope mixes in the gap between them, the within-category slope is 5."""
+    items = []
+    for category, base, decades in (("bird", 2, range(3)), ("country", 7, range(3, 6))):
+        for x in decades:
+            for copy in range(2):
+                concept = f"{category} {x} {copy}"
+                correct = base + x  # of 20 documents: accuracy (base + x) / 20
+                items += [{"concept": concept, "class_name": concept, "dataset": "d", "category": category,
+                           "count": 10**x, "correct": int(i < correct)} for i in range(20)]
+    assert harness.agg_slope_within(items) == pytest.approx(5.0)
+    assert harness.agg_slope(items) > 8
 
 
 def test_read_outputs_rejects_files_that_are_not_letitwag_output(tmp_path):

@@ -432,36 +432,42 @@ def load_concepts_dataset(**metadata: Any):
 
 
 def concepts_process_results(doc: Mapping[str, Any], results: Sequence[tuple[float, bool]]) -> dict[str, Any]:
-    """Right when the gold category has the highest *calibrated* log-likelihood: log p(choice | question)
-    − log p(choice), lm-eval's mutual-information rule, whose unconditional requests it adds because
-    ``acc_mutual_info`` is in the metric list.
+    """Right when the gold category has the highest *calibrated* log-likelihood, log p(choice | question)
+    − log p(choice | the question about "N/A") (the second half of `results`, requested by
+    :class:`letitwag_bench.harness.lm_eval_task.CalibratedConceptsTask`).
 
-    Why calibrated: a model that prefers one phrase whatever the question ("a cat or dog breed") gets that
-    category's concepts right; the categories' counts differ by orders of magnitude (bird names: median
-    count 1, country names: ~1,500), so raw scores turn such a preference into a spurious slope.
+    Why calibrated: a model that prefers one phrase under this question whatever the concept (as
+    random-init models do) gets that category's concepts right, and the categories' counts differ by
+    orders of magnitude (bird names: median count 1; country names: ~1,500), so raw scores would turn
+    the preference into a slope.
     """
     n_choices = len(doc["choices"])
     if len(results) != 2 * n_choices:
-        raise ValueError(f"{CONCEPTS_TASK}: expected {2 * n_choices} log-likelihoods (with and without the "
-                         f"question), got {len(results)}; keep acc_mutual_info in the task's metric_list")
+        raise ValueError(f"{CONCEPTS_TASK}: expected {2 * n_choices} log-likelihoods (question and "
+                         f"content-free prompt), got {len(results)}; the task needs its class "
+                         "CalibratedConceptsTask")
     lls = np.array([ll for ll, _ in results], dtype=float)
     correct = int(np.argmax(lls[:n_choices] - lls[n_choices:])) == doc["gold"]
-    return {**metric_values(doc, correct=correct, chance=1 / n_choices), "acc_mutual_info": float(correct)}
+    return metric_values(doc, correct=correct, chance=1 / n_choices, metrics=(*STRATIFIED_METRICS, "slope_within"))
 
 
 # ---------------------------------------------------------------------------------------------------
 # Per-document records and stratified aggregation
 
 
-def metric_values(doc: Mapping[str, Any], *, correct: bool, chance: float) -> dict[str, Any]:
-    """process_results output: the same record under every stratified metric, and the chance level."""
+def metric_values(doc: Mapping[str, Any], *, correct: bool, chance: float,
+                  metrics: Sequence[str] = STRATIFIED_METRICS) -> dict[str, Any]:
+    """process_results output: the same record under every stratified metric, and the chance level.
+    Concept-probe records also carry the concept's ``category`` (for ``slope_within``)."""
     count = doc["count"]
     record = {
         "concept": doc["concept"], "class_name": doc["class_name"], "dataset": doc["dataset"],
         "count": count, "log_count": None if count is None else float(stats.log_count(count)),
         "correct": int(correct),
     }
-    return {**dict.fromkeys(STRATIFIED_METRICS, record), "chance": chance}
+    if "category" in doc:
+        record["category"] = doc["category"]
+    return {**dict.fromkeys(metrics, record), "chance": chance}
 
 
 CONCEPT_COLUMNS: tuple[str, ...] = ("concept", "class_name", "dataset", "n", "correct", "accuracy", "count")
@@ -525,6 +531,29 @@ agg_slope = _from_fit(lambda f: f.slope)
 agg_slope_ci_low = _from_fit(lambda f: f.slope_ci_low)
 agg_slope_ci_high = _from_fit(lambda f: f.slope_ci_high)
 agg_tail_acc = _from_fit(lambda f: f.tail_accuracy / 100)
+
+
+def agg_slope_within(items: Sequence[Mapping[str, Any]]) -> float:
+    """Slope within categories: the mean of each category's fitted slope, weighted by its number of
+    concepts with a count (categories without a finite fit, e.g. under 3 concepts, are left out).
+
+    The pooled ``slope`` also picks up differences *between* categories (bird names are rare, country
+    names common), which a model's knowledge of a whole category, or its leaning towards one answer,
+    drives as much as frequency does; when the two slopes disagree, trust this one.
+    """
+    table = concept_table(items)
+    categories = {r["concept"]: r["category"] for r in items}
+    slopes, weights = [], []
+    for _, group in table.groupby(table["concept"].map(categories), sort=True):
+        try:
+            fit = fit_concepts(group)
+        except stats.StatsError:
+            continue
+        if not np.isfinite(fit.slope):
+            continue
+        slopes.append(fit.slope)
+        weights.append(fit.n_concepts)
+    return float(np.average(slopes, weights=weights)) if slopes else math.nan
 
 
 # ---------------------------------------------------------------------------------------------------

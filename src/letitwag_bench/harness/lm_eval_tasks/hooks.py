@@ -10,6 +10,7 @@ from letitwag_bench.harness.lm_eval import (
     agg_slope,
     agg_slope_ci_high,
     agg_slope_ci_low,
+    agg_slope_within,
     agg_tail_acc,
     concepts_process_results,
     load_concepts_dataset,
@@ -17,12 +18,15 @@ from letitwag_bench.harness.lm_eval import (
     vlm_doc_to_text,
     vlm_process_results,
 )
+from letitwag_bench.harness.lm_eval_task import CalibratedConceptsTask
 
 __all__ = [
+    "CalibratedConceptsTask",
     "agg_acc",
     "agg_slope",
     "agg_slope_ci_high",
     "agg_slope_ci_low",
+    "agg_slope_within",
     "agg_tail_acc",
     "concepts_process_results",
     "load_concepts_dataset",
