@@ -300,6 +300,9 @@ def _slope_from_sums(s: np.ndarray) -> np.ndarray:
     sxy = s0 * s4 - s1 * s2
     with np.errstate(invalid="ignore", divide="ignore"):
         slope = sxy / sxx
+        # Accuracy spans at most 100 points, so a slope below 1e-9·100 points per x-SD is rounding noise
+        # (e.g. two models whose accuracies differ by a constant): call it 0, so signs and p-values are exact.
+        slope = np.where(np.abs(slope) * np.sqrt(s3 / s0) < 1e-7, 0.0, slope)
     # A resample that drew one x value only leaves sxx at rounding-error size: no slope there.
     return np.where(sxx > 1e-10 * s0 * s3, slope, np.nan)
 
