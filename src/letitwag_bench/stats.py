@@ -575,8 +575,10 @@ def logistic_fit(correct: ArrayLike, n: ArrayLike, counts: ArrayLike) -> GLMFit:
     with warnings.catch_warnings():
         warnings.simplefilter("error", PerfectSeparationWarning)
         try:
-            res = sm.GLM(np.column_stack([corr, n_arr - corr]), design,
-                         family=sm.families.Binomial()).fit(scale="X2")
+            # Proportions with var_weights=n, not a (correct, wrong) endog: with the two-column form
+            # statsmodels' Pearson scale ignores n and comes out ~1/n too small (SEs ~√n too narrow).
+            res = sm.GLM(corr / n_arr, design, family=sm.families.Binomial(),
+                         var_weights=n_arr).fit(scale="X2")
         except (PerfectSeparationWarning, np.linalg.LinAlgError) as err:
             raise StatsError(f"logistic fit failed: {err}") from err
     lo, hi = res.conf_int(alpha=0.05)[1]

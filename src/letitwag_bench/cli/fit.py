@@ -166,6 +166,8 @@ class CountsUsed:
 def _pick(name: str, given: str | None, default: str, options: list[str], source: str) -> str:
     """The corpus/method to use: the given one, else the default if the source has it, else its only one."""
     if given is not None:
+        if given not in options:
+            raise FitInputError(f"unknown {name} {given!r} in counts source {source!r}; valid: {', '.join(options)}")
         return given
     if default in options:
         return default
