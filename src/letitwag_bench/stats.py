@@ -17,12 +17,14 @@ Interval method
 ---------------
 The slope interval is a **percentile** bootstrap over concepts (resample concepts with replacement,
 refit, take the α/2 and 1−α/2 quantiles of the resampled slopes). BCa is available
-(``ci_method="bca"``). Both were checked by simulation with binomially sampled per-concept accuracy,
-long-tailed counts and true slopes from −5 to +8 points/decade
-(``tests/test_stats_simulation.py``); both covered the true slope 93–97% of the time. Percentile is
-the default because it matched BCa's coverage there, is transformation-respecting and simple to
-explain, and agrees with the bootstrap p-value of :func:`compare_slopes` (p < 1−level exactly when
-the interval excludes 0). The bootstrap is one draw of ``n_bootstrap × k`` concept indices from
+(``ci_method="bca"``). Both were checked by simulation with binomially sampled per-concept accuracy
+(n = 20–100 per concept), long-tailed counts and true slopes −5, 0, 2 and 8 points/decade
+(``tests/test_stats_simulation.py``; 1,000 data sets per slope at k = 50, 290 and 1,000 concepts):
+nominal 95% intervals covered the true slope 93.3–95.3% of the time (percentile) and 93.0–94.8%
+(BCa), with no systematic gap between the two; the mean slope error was at most 0.07 points/decade.
+Percentile is the default because BCa bought no coverage here, percentile is simple to explain and
+transformation-respecting, and it agrees with the bootstrap p-value of :func:`compare_slopes` (p below
+1 − level when the interval excludes 0). The bootstrap is one draw of ``n_bootstrap × k`` concept indices from
 ``numpy.random.default_rng(seed)``, so the same inputs and seed give the same interval bit for bit.
 A resample whose concepts all share one x has no slope; such resamples are left out of the quantiles
 (if more than half are, the interval is NaN).
@@ -48,8 +50,8 @@ DEFAULT_TAIL_THRESHOLD = 1000.0
 CI_METHODS = ("percentile", "bca")
 WEIGHTINGS = ("equal", "n")
 MIN_CONCEPTS = 3
-# Rows of the bootstrap weight matrix built per step: keeps the working set in cache (see _resample_sums).
-_CHUNK = 16
+# Entries of the bootstrap weight matrix built per step (rows × k): keeps the working set in cache.
+_CHUNK_ENTRIES = 2**16
 
 
 class StatsError(ValueError):
@@ -319,9 +321,10 @@ def _resample_sums(suff: np.ndarray, n_bootstrap: int, seed: int) -> np.ndarray:
     dtype = np.uint16 if k <= np.iinfo(np.uint16).max else np.int64  # fewer random bits when they suffice
     idx = rng.integers(0, k, size=(n_bootstrap, k), dtype=dtype)
     out = np.empty((n_bootstrap, suff.shape[1]))
-    offsets = (np.arange(_CHUNK, dtype=np.int64) * k)[:, None]
-    for start in range(0, n_bootstrap, _CHUNK):
-        block = idx[start:start + _CHUNK]
+    chunk = max(1, _CHUNK_ENTRIES // k)
+    offsets = (np.arange(chunk, dtype=np.int64) * k)[:, None]
+    for start in range(0, n_bootstrap, chunk):
+        block = idx[start:start + chunk]
         rows = block.shape[0]
         weights = np.bincount((block + offsets[:rows]).ravel(), minlength=rows * k).reshape(rows, k)
         out[start:start + rows] = weights @ suff
