@@ -164,7 +164,7 @@ def test_compare_fit_pairs_shared_concepts(tmp_path):
     assert "difference A - B: 3.000" in text.stdout
 
 
-def test_same_seed_gives_identical_json_and_console_script_runs(tmp_path):
+def test_same_seed_and_any_row_order_give_identical_json_and_console_script_runs(tmp_path):
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"concept": [f"c{i}" for i in range(300)], "accuracy": rng.uniform(0, 1, 300)})
     counts = pd.DataFrame({"concept": frame["concept"], "count": np.floor(10 ** rng.uniform(0, 6, 300))})
@@ -175,3 +175,9 @@ def test_same_seed_gives_identical_json_and_console_script_runs(tmp_path):
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == first
+    # Row order does not matter: rows are sorted by concept key before the bootstrap.
+    write(acc, frame.sample(frac=1, random_state=3))
+    assert runner.invoke(app, args).stdout == first
+    other_seed = json.loads(runner.invoke(app, [*args[:-3], "--seed", "8", "--json"]).stdout)
+    assert other_seed["slope"] == json.loads(first)["slope"]
+    assert other_seed["slope_ci_low"] != json.loads(first)["slope_ci_low"]

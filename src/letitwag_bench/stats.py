@@ -129,17 +129,13 @@ def _check_fit_design(x: np.ndarray) -> None:
                          "give 0), so the slope is undefined: the concepts need different counts")
 
 
-def _nan_to_none(value):
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
-
-
 def _py(value):
-    """NumPy scalar → plain Python scalar, NaN → None (JSON has no NaN)."""
+    """NumPy scalar → plain Python scalar; NaN and ±inf → None (JSON has neither)."""
     if isinstance(value, np.generic):
         value = value.item()
-    return _nan_to_none(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -443,6 +439,10 @@ def fit_scaling(accuracy: ArrayLike, counts: ArrayLike, *, n: ArrayLike | None =
     weighting: ``"equal"`` (each concept weighs the same, default) or ``"n"`` (weights ∝ n).
     n_bootstrap, seed, ci_level, ci_method: the bootstrap interval (module docstring).
     n_bins: bins of the binned curve. tail_threshold: raw count splitting tail from head.
+
+    The bootstrap draws concept *positions*, so the interval depends on the order of the concepts:
+    the same arrays in the same order with the same seed give the same result bit for bit. Callers
+    that want results independent of input order sort the concepts first (the CLI sorts by key).
 
     Raises :class:`StatsError` for empty input, fewer than 3 concepts, NaN, accuracies outside [0, 1],
     negative counts, or counts that all give the same x.

@@ -72,7 +72,8 @@ def read_accuracy_file(path: Path) -> pd.DataFrame:
 
     Returns a frame with ``key`` (``concept`` or ``dataset:concept``), ``concept`` (normalised with
     :func:`concept_key`), ``dataset`` (or None), ``accuracy`` (fraction), ``n`` (Int64 or <NA>) and
-    ``count`` (float, NaN when empty or absent), in file order. Raises :class:`FitInputError`.
+    ``count`` (float, NaN when empty or absent), sorted by key so that results do not depend on the
+    order of rows in the file (the bootstrap resamples positions). Raises :class:`FitInputError`.
     """
     path = Path(path)
     try:
@@ -144,7 +145,7 @@ def read_accuracy_file(path: Path) -> pd.DataFrame:
         what = "(dataset, concept)" if out["dataset"].notna().any() else "concept"
         raise FitInputError(f"{path}: field 'concept': {first!r} occurs on lines {lines} (after normalising "
                             f"names with concept_key); each {what} may appear once")
-    return out
+    return out.sort_values("key", kind="stable").reset_index(drop=True)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -351,7 +352,7 @@ def compare_fit(
 
 
 def _py(value: float) -> float | None:
-    return None if value is None or math.isnan(value) else float(value)
+    return None if value is None or not math.isfinite(value) else float(value)
 
 
 def _counts_meta(used: CountsUsed) -> dict:
@@ -393,8 +394,10 @@ def _summary(out: dict, bins: list[dict]) -> str:
     ]
     for t in TARGETS_PCT:
         count = out[f"examples_needed_{t:g}"]
-        note = ("undefined (slope ≤ 0)" if count is None else
-                f"{count:.3g}" + (" (extrapolated)" if out[f"examples_needed_{t:g}_extrapolated"] else ""))
+        extrapolated = out[f"examples_needed_{t:g}_extrapolated"]
+        note = ("undefined (slope ≤ 0)" if extrapolated is None else
+                "beyond 1e308 (extrapolated)" if count is None else
+                f"{count:.3g}" + (" (extrapolated)" if extrapolated else ""))
         lines.append(f"examples needed for {t:g}%: {note}")
     if out["logistic"]:
         g = out["logistic"]
