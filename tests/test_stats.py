@@ -108,7 +108,8 @@ def test_bootstrap_matches_a_naive_loop_over_the_same_resamples():
     counts = np.floor(10 ** rng.uniform(0, 5, k))
     acc = rng.uniform(0, 1, k)
     fit = stats.fit_scaling(acc, counts, n_bootstrap=b, seed=5)
-    # The documented draw: one default_rng(seed).integers(0, k, (B, k)) call (uint16 indices for k < 2^16).
+    # For B·k below the block size the draw is one default_rng(seed).integers(0, k, (B, k)) call
+    # (uint16 indices for k < 2^16).
     idx = np.random.default_rng(5).integers(0, k, size=(b, k), dtype=np.uint16)
     x = np.log10(np.maximum(counts, 1))
     slopes = np.array([np.polyfit(x[i], 100 * acc[i], 1)[0] for i in idx])

@@ -24,7 +24,7 @@ nominal 95% intervals covered the true slope 93.3–95.3% of the time (percentil
 (BCa), with no systematic gap between the two; the mean slope error was at most 0.07 points/decade.
 Percentile is the default because BCa bought no coverage here, percentile is simple to explain and
 transformation-respecting, and it agrees with the bootstrap p-value of :func:`compare_slopes` (p below
-1 − level when the interval excludes 0). The bootstrap is one draw of ``n_bootstrap × k`` concept indices from
+1 − level when the interval excludes 0). The resampled concept indices come from
 ``numpy.random.default_rng(seed)``, so the same inputs and seed give the same interval bit for bit.
 A resample whose concepts all share one x has no slope; such resamples are left out of the quantiles
 (if more than half are, the interval is NaN).
@@ -308,20 +308,21 @@ def _slope_from_sums(s: np.ndarray) -> np.ndarray:
 def _resample_sums(suff: np.ndarray, n_bootstrap: int, seed: int) -> np.ndarray:
     """(n_bootstrap, 5) sufficient-statistic sums of bootstrap resamples of the k concepts.
 
-    All indices come from one ``default_rng(seed).integers`` call, so the result depends only on
-    (suff, n_bootstrap, seed). Each resample's multiplicities are a bincount of its indices (with row
-    offsets, a few rows at a time so the weight block stays in cache); weights @ suff gives its sums.
+    Resamples are built a block of rows at a time (about 65k indices, so the block stays in cache and
+    memory stays bounded for any k): the block's concept indices come from one
+    ``default_rng(seed)`` stream, each row's multiplicities are a bincount of its indices (with row
+    offsets), and multiplicities @ suff gives the sums. The result depends only on
+    (suff, n_bootstrap, seed).
     """
     k = suff.shape[0]
     rng = np.random.default_rng(seed)
     dtype = np.uint16 if k <= np.iinfo(np.uint16).max else np.int64  # fewer random bits when they suffice
-    idx = rng.integers(0, k, size=(n_bootstrap, k), dtype=dtype)
     out = np.empty((n_bootstrap, suff.shape[1]))
     chunk = max(1, _CHUNK_ENTRIES // k)
     offsets = (np.arange(chunk, dtype=np.int64) * k)[:, None]
     for start in range(0, n_bootstrap, chunk):
-        block = idx[start:start + chunk]
-        rows = block.shape[0]
+        rows = min(chunk, n_bootstrap - start)
+        block = rng.integers(0, k, size=(rows, k), dtype=dtype)
         weights = np.bincount((block + offsets[:rows]).ravel(), minlength=rows * k).reshape(rows, k)
         out[start:start + rows] = weights @ suff
     return out

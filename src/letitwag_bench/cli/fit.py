@@ -162,6 +162,7 @@ class CountsUsed:
     corpus: str | None
     method: str | None
     dataset: str | None  # the --dataset given, "per-row" for a pooled file, None for "all datasets"
+    notes: tuple[str, ...] = ()  # how rows of datasets the source lacks were joined
 
 
 def _pick(name: str, given: str | None, default: str, options: list[str], source: str) -> str:
@@ -203,15 +204,21 @@ def join_counts(table: pd.DataFrame, path: Path, *, counts: str | None, corpus: 
     _, upstream = counts_table.resolve(corpus=corpus, method=method)
     frame = counts_table.frame
     counted = set(frame.loc[(frame["corpus"] == corpus) & (frame["method"] == upstream), "dataset"])
+    notes = []
     for name, rows in table.groupby("dataset"):
         if name in counted:
             lookup = counts_table.concept_counts(corpus, method, name)
         elif name in counts_table.datasets():
-            continue  # counted, but not for this corpus/method: no counts rather than another dataset's
+            # Counted, but not for this corpus/method: no counts rather than another dataset's.
+            notes.append(f"dataset {name!r} has no {corpus}/{method} counts in {source!r}; its concepts have none")
+            continue
         else:
-            lookup = counts_table.concept_counts(corpus, method, None)  # unknown dataset: the concept's count
+            notes.append(f"dataset {name!r} is not in {source!r}; its concepts get their count over all datasets")
+            lookup = counts_table.concept_counts(corpus, method, None)
         joined[rows.index] = rows["concept"].map(lookup).astype(float)
-    return CountsUsed(joined, source, counts_table.revision, corpus, method, "per-row")
+    for note in notes:
+        typer.echo(f"note: {note}", err=True)
+    return CountsUsed(joined, source, counts_table.revision, corpus, method, "per-row", tuple(notes))
 
 
 def _report_missing(path: Path, keys: pd.Series, total: int, used: CountsUsed) -> list[str]:
@@ -357,7 +364,7 @@ def _py(value: float) -> float | None:
 
 def _counts_meta(used: CountsUsed) -> dict:
     return {"counts_source": used.source, "counts_revision": used.revision, "counts_corpus": used.corpus,
-            "counts_method": used.method, "counts_dataset": used.dataset}
+            "counts_method": used.method, "counts_dataset": used.dataset, "counts_notes": list(used.notes)}
 
 
 def _counts_line(out: dict) -> str:
