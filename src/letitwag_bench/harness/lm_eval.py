@@ -8,9 +8,11 @@ tasks-path`` and pass it to ``lm_eval --include_path``); every piece of code it 
   lm-eval ``custom_dataset`` callables configured through ``--metadata`` (:data:`METADATA_KEYS`);
 - scoring: :func:`vlm_process_results` and :func:`concepts_process_results` return, for each stratified
   metric, a per-document record carrying the concept, its pretraining count and log-count and whether
-  the answer was right, so that ``--log_samples`` output can be refitted later;
+  the answer was right, so that ``--log_samples`` output can be refitted later (the concept probe's
+  calibration requests come from :class:`letitwag_bench.harness.lm_eval_task.CalibratedConceptsTask`);
 - aggregation: the ``agg_*`` functions group the records per concept and call
-  :func:`letitwag_bench.stats.fit_scaling` (one fit per distinct set of records, shared by all metrics);
+  :func:`letitwag_bench.stats.fit_scaling` (one fit per distinct set of records, shared by all metrics;
+  :func:`agg_slope_within` fits each category of the concept probe on its own);
 - :func:`read_outputs` turns lm-eval's results and samples files into per-concept tables for
   ``letitwag submit``.
 """
