@@ -335,6 +335,39 @@ def test_malformed_metadata_is_a_clear_error_when_lm_eval_builds_the_task(tmp_pa
         manager.load(["letitwag_vlm"])
 
 
+@pytest.mark.parametrize("layout", ["parquet file", "hub snapshot folder", "save_to_disk folder"])
+def test_local_copies_of_the_dataset_load_alike(tmp_path, layout):
+    single = _write_mini_letitwag(tmp_path / "mini.parquet")
+    if layout == "parquet file":
+        data = single
+    elif layout == "hub snapshot folder":  # the Hub's layout: data/train-0000k-of-0000n-*.parquet shards
+        data = tmp_path / "Let-It-Wag"
+        ds = datasets.load_dataset("parquet", data_files=str(single), split="train")
+        for k in range(2):
+            ds.shard(2, k).to_parquet(str(data / "data" / f"train-0000{k}-of-00002-abc.parquet"))
+    else:
+        data = tmp_path / "saved"
+        datasets.load_dataset("parquet", data_files=str(single)).save_to_disk(str(data))
+    docs = harness.load_vlm_dataset(letitwag_data=str(data))["test"]
+    reference = harness.load_vlm_dataset(letitwag_data=str(single))["test"]
+    assert sorted(zip(docs["concept"], docs["answer"], strict=True)) == sorted(
+        zip(reference["concept"], reference["answer"], strict=True))
+
+
+def test_counts_come_from_the_source_corpus_and_method_in_metadata(tmp_path):
+    data = _write_mini_letitwag(tmp_path / "mini.parquet")
+    custom = tmp_path / "counts.csv"
+    custom.write_text("concept,count\nA300B4,5\nAcadian_Flycatcher,123456\n")
+    docs = harness.load_vlm_dataset(letitwag_data=str(data), letitwag_counts=str(custom),
+                                    letitwag_corpus="custom", letitwag_method="custom")["test"]
+    counts = dict(zip(docs["concept"], docs["count"], strict=True))
+    assert counts["a300b4"] == 5 and counts["acadian flycatcher"] == 123456 and counts["a310"] is None
+    assert set(docs["counts_source"]) == {str(custom)} and set(docs["counts_method"]) == {"custom"}
+    text = harness.load_vlm_dataset(letitwag_data=str(data), letitwag_method="text")["test"]
+    expected = load_counts("bundled").concept_counts("laion400m", "text", dataset="letitwag")
+    assert all(c == expected[k] for k, c in zip(text["concept"], text["count"], strict=True))
+
+
 def test_a_label_column_without_class_names_is_rejected(tmp_path):
     data = _write_mini_letitwag(tmp_path / "ints.parquet", label_feature="int")
     with pytest.raises(harness.TaskDataError, match=r"column 'label' must be a ClassLabel"):
