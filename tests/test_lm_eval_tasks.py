@@ -291,6 +291,7 @@ def test_vlm_task_runs_on_lm_evals_own_hf_multimodal_model(tmp_path):
     """The prompt's <image> placeholder and the image argument work with lm-eval's real HF VLM class
     (a tiny random LLaVA: its answers are noise, the plumbing is the point)."""
     pytest.importorskip("accelerate")  # lm-eval's HF models import it
+    pytest.importorskip("transformers")
     from lm_eval import simple_evaluate
 
     model = _tiny_llava(tmp_path / "tiny-llava")
