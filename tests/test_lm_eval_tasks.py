@@ -369,6 +369,14 @@ def test_counts_come_from_the_source_corpus_and_method_in_metadata(tmp_path):
     assert all(c == expected[k] for k, c in zip(text["concept"], text["count"], strict=True))
 
 
+@pytest.mark.skipif(os.environ.get("HF_DATASETS_OFFLINE") != "1", reason="would try the Hub; run offline")
+def test_a_missing_folder_that_looks_like_a_hub_id_says_both(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(harness.TaskDataError, match=r"could not load the Hugging Face dataset copies/letitwag "
+                                                     r"\(nor is there a local file or folder .*copies/letitwag\)"):
+        harness.load_vlm_dataset(letitwag_data="copies/letitwag")
+
+
 def test_a_label_column_without_class_names_is_rejected(tmp_path):
     data = _write_mini_letitwag(tmp_path / "ints.parquet", label_feature="int")
     with pytest.raises(harness.TaskDataError, match=r"column 'label' must be a ClassLabel"):

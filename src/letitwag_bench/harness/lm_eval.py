@@ -226,8 +226,9 @@ def _load_images(data: str, split: str):
             loaded = datasets.load_dataset(repo, revision=revision or None)
         except Exception as err:  # the Hub client raises many types; all mean "not reachable or not there"
             raise TaskDataError(
-                f"{VLM_TASK}: could not load the {where}: {type(err).__name__}: {err}. Offline, download it "
-                "once and pass the local copy: --metadata '{\"letitwag_data\": \"/path/to/Let-It-Wag\"}'"
+                f"{VLM_TASK}: could not load the {where} (nor is there a local file or folder "
+                f"{path.resolve()}): {type(err).__name__}: {err}. Offline, download it once and pass the "
+                "local copy: --metadata '{\"letitwag_data\": \"/path/to/Let-It-Wag\"}'"
             ) from err
     else:
         raise TaskDataError(f"{VLM_TASK}: --metadata letitwag_data={data!r}: no such file or folder "
