@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import string
@@ -241,3 +242,26 @@ def test_cli_build_writes_a_table_load_counts_reads(corpus, tmp_path) -> None:
     bad = subprocess.run([sys.executable, "-m", "letitwag_bench", "counts", "build", str(tmp_path / "nope.parquet"),
                           "--corpus", "x", "--out", str(out)], capture_output=True, text=True, timeout=300)
     assert bad.returncode == 2 and "nope.parquet: no such caption file" in bad.stderr
+
+
+def test_fit_uses_a_counted_corpus_end_to_end(corpus, tmp_path) -> None:
+    """`letitwag counts build` then `letitwag fit --counts FOLDER --corpus NAME`: the slope is that of the
+    planted counts (accuracy made exactly linear in log10 count, so the fit must recover the line)."""
+    folder = tmp_path / "counts"
+    export_dataset(load_counts("bundled"), folder)
+    build = subprocess.run([sys.executable, "-m", "letitwag_bench", "counts", "build", *map(str, corpus["all"]),
+                            "--corpus", "planted", "--out", str(folder / "data" / "planted.parquet"),
+                            "--concepts", corpus["concepts"], "--workers", "1", "--no-progress"],
+                           capture_output=True, text=True, timeout=300)
+    assert build.returncode == 0, build.stderr
+    counts = corpus["expected"]["lemmatized"]
+    accuracy = pd.DataFrame({"concept": list(counts),
+                             "accuracy": [0.1 + 0.2 * np.log10(max(c, 1)) for c in counts.values()]})
+    accuracy.to_csv(tmp_path / "acc.csv", index=False)
+    fit = subprocess.run([sys.executable, "-m", "letitwag_bench", "fit", "--accuracy", str(tmp_path / "acc.csv"),
+                          "--counts", str(folder), "--corpus", "planted", "--method", "text", "--json",
+                          "--bootstrap", "50"], capture_output=True, text=True, timeout=300)
+    assert fit.returncode == 0, fit.stderr
+    result = json.loads(fit.stdout)
+    assert result["slope"] == pytest.approx(20.0)  # points per decade
+    assert result["n_concepts"] == len(counts)
