@@ -265,3 +265,31 @@ def test_fit_uses_a_counted_corpus_end_to_end(corpus, tmp_path) -> None:
     result = json.loads(fit.stdout)
     assert result["slope"] == pytest.approx(20.0)  # points per decade
     assert result["n_concepts"] == len(counts)
+
+
+def test_spacy_mode_counts_noun_lemmas_only(monkeypatch) -> None:
+    """The paper's rule through `--lemmatizer spacy:MODEL`, with a stand-in pipeline (no trained model
+    is installable offline): a rule tags every alphabetic word NOUN except 'flying' (VERB)."""
+    spacy = pytest.importorskip("spacy")
+
+    def fake_load(name: str, disable: list[str]):
+        nlp = spacy.blank("en")
+        ruler = nlp.add_pipe("attribute_ruler")
+        nlp.initialize()
+        ruler.add([[{"IS_ALPHA": True}]], {"POS": "NOUN"})
+        ruler.add([[{"LOWER": "flying"}]], {"POS": "VERB", "LEMMA": "fly"})
+        for word, lemma in (("geese", "goose"), ("mice", "mouse"), ("fly", "fly")):
+            ruler.add([[{"LOWER": word}]], {"LEMMA": lemma})
+        return nlp
+
+    monkeypatch.setattr(spacy, "load", fake_load)
+    analyzer = make_analyzer("lemmatized", "spacy:stand_in")
+    assert analyzer.spec == "lemmatized:spacy:stand_in"
+    classes = pd.DataFrame({"dataset": "d", "class_name": ["goose", "mouse", "flying", "shih tzu"],
+                            "concept": ["goose", "mouse", "flying", "shih tzu"]})
+    vocabulary = Vocabulary.from_classes(classes, analyzer)
+    counts = Matcher(vocabulary, analyzer).count(pa.array(["Two geese flying", "mice", "a Shih Tzu", None]))
+    assert dict(zip(vocabulary.concepts, counts.tolist(), strict=True)) == {
+        "flying": 0, "goose": 1, "mouse": 1, "shih tzu": 1}
+    with pytest.raises(CountingError, match="only applies to --method lemmatized"):
+        make_analyzer("lowercased", "spacy:stand_in")

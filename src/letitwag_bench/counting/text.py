@@ -188,12 +188,14 @@ class SpacyAnalyzer(Analyzer):
         except OSError as err:
             raise CountingError(f"spaCy pipeline {model!r} is not installed ({err}); install it as a package, "
                                 "or use --lemmatizer lookup") from err
-        if not self._nlp.has_pipe("tagger") and not self._nlp.has_pipe("morphologizer"):
-            raise CountingError(f"spaCy pipeline {model!r} has no tagger, so it cannot pick nouns as the paper did")
+        if not any(t.pos_ for t in self._nlp("a dog on a red sofa")):
+            raise CountingError(f"spaCy pipeline {model!r} tags no parts of speech, so it cannot pick nouns as the "
+                                "paper did; use a trained pipeline such as en_core_web_sm")
 
     def prepare(self, texts: pa.Array) -> pa.Array:
         captions = pc.fill_null(texts, "").to_pylist()
-        return pa.array([" ".join(t.lemma_ for t in doc if t.pos_ in ("NOUN", "PROPN"))
+        # A token without a lemma (a pipeline with no lemmatiser for it) stands for itself.
+        return pa.array([" ".join(t.lemma_ or t.text for t in doc if t.pos_ in ("NOUN", "PROPN"))
                          for doc in self._nlp.pipe(captions, batch_size=256)], pa.string())
 
     def lemma(self, token: str) -> str:
@@ -201,7 +203,7 @@ class SpacyAnalyzer(Analyzer):
 
     def concept_lemma(self, token: str) -> str:
         doc = self._nlp(token)
-        lemma = tokens([doc[-1].lemma_])[0] if len(doc) else []
+        lemma = tokens([doc[-1].lemma_ or doc[-1].text])[0] if len(doc) else []
         return lemma[-1] if lemma else token
 
 
