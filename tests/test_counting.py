@@ -196,11 +196,12 @@ def test_interrupted_run_resumes_without_recounting_finished_shards(corpus, tmp_
     original = local_engine.count_shard
     monkeypatch.setattr(local_engine, "count_shard", lambda path, *a: counted.append(path) or original(path, *a))
     result = build_counts(shards, corpus="planted", concepts=corpus["concepts"], workers=1, parts=parts,
-                          progress=False)
+                          out=tmp_path / "out.parquet", progress=False)
     assert counted == [shards[1].resolve()]
     assert counts_of(result, "lemmatized") == corpus["expected"]["lemmatized"]
     assert result.info["corpus_size"] == len(corpus["frame"])
     assert not parts.exists()  # removed once the table is written
+    assert corpus_size(tmp_path / "out.parquet") == len(corpus["frame"])
 
 
 def test_counted_corpus_merges_with_bundled_counts(corpus, tmp_path) -> None:

@@ -103,9 +103,8 @@ def build(
             captions, corpus=corpus, engine=engine.value, method=method.value, lemmatizer=lemmatizer,
             caption_column=caption_column, id_column=id_column, tags=tags, tags_column=tags_column,
             matched_method=matched_method, concepts=concepts, workers=workers, batch_size=batch_size,
-            parts=out.with_name(out.name + ".parts"), progress=progress,
+            parts=out.with_name(out.name + ".parts"), out=out, progress=progress,
         )
-        result.write(out)
     info = result.info
     typer.echo(f"counted {len(info['methods'])} method(s) {', '.join(info['methods'])} for {info['n_concepts']} "
                f"concepts in {info['corpus_size']} captions of {corpus}; wrote {len(result.frame)} rows to {out}")

@@ -77,13 +77,15 @@ def build_counts(captions: list[str | Path], *, corpus: str, engine: str = "loca
                  lemmatizer: str = "lookup", caption_column: str = "caption", id_column: str = "key",
                  tags: list[Path] | None = None, tags_column: str = "concepts", matched_method: str | None = None,
                  concepts: str = "bundled", workers: int | None = None, batch_size: int = 65536,
-                 parts: Path | None = None, progress: bool = True, spark=None) -> CountResult:
+                 parts: Path | None = None, out: Path | None = None, progress: bool = True,
+                 spark=None) -> CountResult:
     """Count every concept of the counts source `concepts` in the caption shards `captions`.
 
     Text counts get method `method`; with `tags` (parquet: `id_column` → `tags_column`), matched counts
     (caption and image both contain the concept) are added under `matched_method`, by default the
     paper's name ``integrated_t{method}_i0.7`` (alias ``matched``) — rename it if your tagger is not
-    RAM++ at threshold 0.7. `parts` is the local engine's folder for per-shard results (resume).
+    RAM++ at threshold 0.7. `parts` is the local engine's folder for per-shard results (resume); with
+    `out` the table is written there (atomically) and `parts` removed afterwards.
     """
     if engine not in ENGINES:
         raise CountingError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
@@ -106,11 +108,14 @@ def build_counts(captions: list[str | Path], *, corpus: str, engine: str = "loca
         index = TagIndex.read(list(tags), vocabulary, id_column=id_column, tags_column=tags_column) if tags else None
         totals = count_local(shards, vocabulary, settings, tags=index, workers=workers or os.cpu_count() or 1,
                              parts=parts, progress=progress)
-        if parts is not None:
-            remove_parts(parts)
     matched_method = (matched_method or f"integrated_t{method}_i0.7") if tags else None
     frame = result_frame(vocabulary, totals, corpus=corpus, method=method, matched_method=matched_method)
     info = {"corpus": corpus, "corpus_size": totals.n_samples, "methods": [m for m in (method, matched_method) if m],
             "lemmatizer": analyzer.spec, "engine": engine, "concepts_source": concepts,
             "n_concepts": len(vocabulary.concepts), "n_shards": len(shards)}
-    return CountResult(frame, info)
+    result = CountResult(frame, info)
+    if out is not None:
+        result.write(out)
+        if parts is not None:
+            remove_parts(parts)  # only once the table is safely written
+    return result
