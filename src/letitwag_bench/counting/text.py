@@ -91,6 +91,8 @@ def tokenise(texts: pa.Array) -> tuple[pa.Array, np.ndarray, bool]:
     """
     if isinstance(texts, pa.ChunkedArray):
         texts = texts.combine_chunks()
+    if not (pa.types.is_string(texts.type) or pa.types.is_large_string(texts.type)):
+        texts = texts.cast(pa.large_string())  # e.g. string_view: the fast path reads offset buffers
     texts = pc.fill_null(texts, "")
     ascii_rows = pc.string_is_ascii(texts).to_numpy(zero_copy_only=False)
     if ascii_rows.all():
