@@ -4,8 +4,9 @@ Spark reads the shards (parquet or JSON lines) and splits them into tasks; each 
 :class:`~letitwag_bench.counting.vocabulary.Matcher` the local engine uses on Arrow batches
 (``mapInArrow``), so both engines tokenise, lemmatise and match identically. Text counts are summed
 per task and then across the cluster; matched counts join each caption's (sample id, concept) matches
-with the exploded tags on both keys. In tests Spark runs in local mode; on a cluster submit
-``python -m letitwag_bench.counting.spark ...`` with ``spark-submit`` (README, "Counting your own corpus").
+with the exploded tags on both keys (a second pass over the captions). In tests Spark runs in local
+mode; on a cluster, ``spark-submit`` the ``letitwag`` console script itself with ``counts build ...
+--engine spark`` (README, "Counting your own corpus").
 """
 
 from __future__ import annotations
