@@ -85,10 +85,10 @@ def build(
     id_column: Annotated[str, typer.Option(help="Sample id column in the captions and the tags.")] = "key",
     tags_column: Annotated[str, typer.Option(help="Tags column: a concept name or a list of them.")] = "concepts",
     matched_method: Annotated[str | None, typer.Option(
-        help="Method name of the matched counts [default: integrated_t<METHOD>_i0.7, alias 'matched'].")] = None,
+        help="Method name of the matched counts (default: integrated_t<METHOD>_i0.7, alias 'matched').")] = None,
     concepts: Annotated[str, typer.Option(
         help="Counts source whose (dataset, class) rows define the concepts to count.")] = "bundled",
-    workers: Annotated[int | None, typer.Option(help="Local processes [default: all cores].")] = None,
+    workers: Annotated[int | None, typer.Option(help="Local processes (default: all cores).")] = None,
     batch_size: Annotated[int, typer.Option(help="Captions per batch.")] = 65536,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
