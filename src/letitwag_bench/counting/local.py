@@ -114,6 +114,8 @@ def count_local(shards: list[Path], vocabulary: Vocabulary, settings: Settings, 
 
     With `parts`, each finished shard's counts are saved there atomically and reused by a rerun with
     the same shard (path, size, modification time) and settings, so an interrupted run resumes.
+    Worker processes are spawned, so a script calling this with `workers` > 1 needs the usual
+    ``if __name__ == "__main__":`` guard.
     """
     analyzer = make_analyzer(settings.method, settings.lemmatizer)
     n_concepts = len(vocabulary.concepts)
