@@ -29,7 +29,6 @@ from letitwag_bench.counts import UPSTREAM_COMMIT, UPSTREAM_REPO
 from letitwag_bench.leaderboard import BENCHMARKS, CLASSES_CSV
 from letitwag_bench.records import (
     BenchmarkRef,
-    ConceptResult,
     Harness,
     ModelInfo,
     Provenance,
@@ -100,7 +99,7 @@ def provenance(files: list[str]) -> Provenance:
     )
 
 
-def record(key: str, benchmark: str, prompt_set: str, files: list[str], rows: list[ConceptResult]) -> ResultRecord:
+def record(key: str, benchmark: str, prompt_set: str, files: list[str], rows: list[dict]) -> ResultRecord:
     bench = BENCHMARKS[benchmark]
     return ResultRecord(
         model=model_info(key),
@@ -108,7 +107,7 @@ def record(key: str, benchmark: str, prompt_set: str, files: list[str], rows: li
         harness=Harness(name="frequency_determines_performance", version=UPSTREAM_COMMIT[:8]),
         prompt_set=prompt_set,
         provenance=provenance(files),
-        results=tuple(rows),
+        results=rows,
     )
 
 
@@ -120,8 +119,8 @@ def letitwag_records(folder: Path) -> list[ResultRecord]:
     data = read(folder, LETITWAG_FILE)
     return [
         record(key, "letitwag", "openai-80-templates", [LETITWAG_FILE], [
-            ConceptResult(concept=concept_key(name), class_name=name, dataset="letitwag", n=LETITWAG_N,
-                          accuracy=pct / 100)
+            {"concept": concept_key(name), "class_name": name, "dataset": "letitwag", "n": LETITWAG_N,
+             "accuracy": pct / 100}
             for name, pct in entry["classwise"].items()
         ])
         for key, entry in data.items()
@@ -130,12 +129,12 @@ def letitwag_records(folder: Path) -> list[ResultRecord]:
 
 def concepts_records(folder: Path) -> list[ResultRecord]:
     files = sorted((folder / "zero_shot_evaluations").glob("*_ensemble_results.json"))
-    per_model: dict[str, list[ConceptResult]] = {}
+    per_model: dict[str, list[dict]] = {}
     for f in files:
         dataset = f.name.removesuffix("_ensemble_results.json")
         for key, entry in json.loads(f.read_text()).items():
             per_model.setdefault(key, []).extend(
-                ConceptResult(concept=concept_key(name), class_name=name, dataset=dataset, accuracy=pct / 100)
+                {"concept": concept_key(name), "class_name": name, "dataset": dataset, "accuracy": pct / 100}
                 for name, pct in entry["classwise"].items()
             )
     return [record(key, "concepts", "openai-80-templates", ["zero_shot_evaluations/*_ensemble_results.json"],
@@ -143,11 +142,11 @@ def concepts_records(folder: Path) -> list[ResultRecord]:
 
 
 def retrieval_records(folder: Path) -> list[ResultRecord]:
-    per_model: dict[str, list[ConceptResult]] = {}
+    per_model: dict[str, list[dict]] = {}
     for dataset, rel in RETRIEVAL_FILES.items():
         for key, entry in read(folder, rel).items():
             per_model.setdefault(key, []).extend(
-                ConceptResult(concept=concept_key(name), class_name=name, dataset=dataset, accuracy=recall)
+                {"concept": concept_key(name), "class_name": name, "dataset": dataset, "accuracy": recall}
                 for name, recall in entry["conceptwise"].items()
                 if name.strip()  # the COCO release has one entry with an empty concept name
             )
@@ -157,8 +156,9 @@ def retrieval_records(folder: Path) -> list[ResultRecord]:
 
 def classes_table(records: list[ResultRecord]) -> pd.DataFrame:
     """Each benchmark's class list: the union of its imported records' classes (all models agree)."""
-    rows = {(r.benchmark.id, c.dataset, c.class_name, c.concept) for r in records for c in r.results}
-    return pd.DataFrame(sorted(rows), columns=["benchmark", "dataset", "class_name", "concept"])
+    frames = [r.results.frame().assign(benchmark=r.benchmark.id) for r in records]
+    cols = ["benchmark", "dataset", "class_name", "concept"]
+    return pd.concat(frames)[cols].drop_duplicates().sort_values(cols).reset_index(drop=True)
 
 
 def main() -> None:

@@ -12,7 +12,8 @@ import io
 import json
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
@@ -39,14 +40,21 @@ class Benchmark:
     corpus: str
     method: str
     why: str  # why this corpus/method: shown on the page
+    # Only for benchmarks defined outside the package data (tests, speed benchmarks): the class list
+    # (dataset, class_name, concept) and, optionally, the same with a `count` column.
+    class_table: pd.DataFrame | None = field(default=None, compare=False, repr=False)
+    count_table: pd.DataFrame | None = field(default=None, compare=False, repr=False)
 
     def classes(self) -> pd.DataFrame:
         """The benchmark's classes: ``dataset``, ``class_name``, ``concept`` (sorted)."""
-        table = _classes_csv()
-        return table[table["benchmark"] == self.id][["dataset", "class_name", "concept"]].reset_index(drop=True)
+        if self.class_table is not None:
+            return self.class_table
+        return _classes_csv(self.id)
 
     def counts(self, table: CountsTable) -> pd.DataFrame:
         """The classes with their count (``Int64``, <NA> where the dataset has none for this corpus/method)."""
+        if self.count_table is not None:
+            return self.count_table
         classes = self.classes()
         parts = []
         for dataset, group in classes.groupby("dataset", sort=True):
@@ -94,8 +102,10 @@ BENCHMARKS: dict[str, Benchmark] = {
 }
 
 
-def _classes_csv() -> pd.DataFrame:
-    return pd.read_csv(CLASSES_CSV, dtype=str, keep_default_na=False)
+@cache
+def _classes_csv(benchmark: str) -> pd.DataFrame:
+    table = pd.read_csv(CLASSES_CSV, dtype=str, keep_default_na=False)
+    return table[table["benchmark"] == benchmark][["dataset", "class_name", "concept"]].reset_index(drop=True)
 
 
 # -- fitting -------------------------------------------------------------------------------------------
@@ -112,10 +122,16 @@ class Aligned:
         return self.frame[self.frame["count"].notna()]
 
 
-def check_coverage(record: ResultRecord, bench: Benchmark, *, where: str) -> None:
+def concept_set(bench: Benchmark) -> set[tuple[str, str]]:
+    classes = bench.classes()
+    return set(zip(classes["dataset"], classes["concept"], strict=True))
+
+
+def check_coverage(record: ResultRecord, bench: Benchmark, *, where: str,
+                   want: set[tuple[str, str]] | None = None) -> None:
     """The record must hold exactly the benchmark's classes: comparable numbers need the same concept set."""
-    want = set(map(tuple, bench.classes()[["dataset", "concept"]].to_numpy()))
-    have = {(r.dataset, r.concept) for r in record.results}
+    want = concept_set(bench) if want is None else want
+    have = set(zip(record.results.dataset, record.results.concept, strict=True))
     unknown, missing = sorted(have - want), sorted(want - have)
     if unknown:
         raise RecordError(f"{where}: field 'results': {len(unknown)} concept(s) not in benchmark "
@@ -131,8 +147,7 @@ def _pairs(pairs: list[tuple[str, str]], k: int = 3) -> str:
 
 
 def align(record: ResultRecord, bench_counts: pd.DataFrame) -> Aligned:
-    res = pd.DataFrame([(r.dataset, r.concept, r.n, r.accuracy) for r in record.results],
-                       columns=["dataset", "concept", "n", "accuracy"])
+    res = record.results.frame()[["dataset", "concept", "n", "accuracy"]]
     res["n"] = res["n"].astype("Int64")
     frame = bench_counts.merge(res, on=["dataset", "concept"], how="inner", validate="one_to_one")
     return Aligned(frame.reset_index(drop=True))
@@ -149,11 +164,9 @@ def top1(frame: pd.DataFrame) -> float:
 
 
 def imagenet_top1(record: ResultRecord) -> float | None:
-    rows = [r for r in record.results if r.dataset == "imagenet"]
-    if not rows:
-        return None
-    frame = pd.DataFrame({"accuracy": [r.accuracy for r in rows], "n": pd.array([r.n for r in rows], "Int64")})
-    return top1(frame)
+    frame = record.results.frame()
+    frame = frame[frame["dataset"] == "imagenet"]
+    return top1(frame.assign(n=frame["n"].astype("Int64"))) if len(frame) else None
 
 
 def fit(aligned: Aligned, *, n_bootstrap: int = N_BOOTSTRAP, seed: int = SEED) -> stats.ScalingFit:
@@ -184,12 +197,12 @@ class Entry:
     rank: int = 0
 
 
-def evaluate(records: list[ResultRecord], table: CountsTable, *, n_bootstrap: int = N_BOOTSTRAP,
-             seed: int = SEED) -> dict[str, list[Entry]]:
+def evaluate(records: list[ResultRecord], table: CountsTable | None, *, n_bootstrap: int = N_BOOTSTRAP,
+             seed: int = SEED, benchmarks: dict[str, Benchmark] = BENCHMARKS) -> dict[str, list[Entry]]:
     """Fit every record; entries per benchmark sorted by rank, then slope (descending), then slug."""
     imagenet = {r.slug: imagenet_top1(r) for r in records if r.benchmark.id == "concepts"}
     out: dict[str, list[Entry]] = {}
-    for bench in BENCHMARKS.values():
+    for bench in benchmarks.values():
         recs = sorted((r for r in records if r.benchmark.id == bench.id), key=lambda r: r.slug)
         if not recs:
             continue
@@ -206,19 +219,21 @@ def evaluate(records: list[ResultRecord], table: CountsTable, *, n_bootstrap: in
     return out
 
 
-def validate_records(records: list[ResultRecord], *, where: str = "leaderboard") -> None:
+def validate_records(records: list[ResultRecord], *, where: str = "leaderboard",
+                     benchmarks: dict[str, Benchmark] = BENCHMARKS) -> None:
     """Benchmark known, version current, classes complete, one record per (model, benchmark)."""
     seen: dict[tuple[str, str], str] = {}
+    wanted = {bid: concept_set(b) for bid, b in benchmarks.items() if any(r.benchmark.id == bid for r in records)}
     for rec in records:
         src = f"{where}/{rec.relpath()}"
-        bench = BENCHMARKS.get(rec.benchmark.id)
+        bench = benchmarks.get(rec.benchmark.id)
         if bench is None:
             raise RecordError(f"{src}: field 'benchmark.id': unknown benchmark {rec.benchmark.id!r}; "
-                              f"known: {', '.join(BENCHMARKS)}")
+                              f"known: {', '.join(benchmarks)}")
         if rec.benchmark.version != bench.version:
             raise RecordError(f"{src}: field 'benchmark.version': {rec.benchmark.version!r}, expected "
                               f"{bench.version!r}")
-        check_coverage(rec, bench, where=src)
+        check_coverage(rec, bench, where=src, want=wanted[bench.id])
         key = (rec.slug, rec.benchmark.id)
         if key in seen:
             raise RecordError(f"{src}: duplicate of {seen[key]} (same model and benchmark)")
@@ -262,10 +277,11 @@ def curve(e: Entry) -> dict:
             "slope": _r(e.fit.slope), "intercept": _r(e.fit.intercept)}
 
 
-def leaderboard_data(results: dict[str, list[Entry]], table: CountsTable) -> dict:
+def leaderboard_data(results: dict[str, list[Entry]], counts_meta: dict[str, str],
+                     benchmarks: dict[str, Benchmark] = BENCHMARKS) -> dict:
     out = {}
     for bid, entries in results.items():
-        bench = BENCHMARKS[bid]
+        bench = benchmarks[bid]
         first = entries[0].fit
         out[bid] = {
             "title": bench.title, "version": bench.version, "metric": bench.metric, "corpus": bench.corpus,
@@ -275,8 +291,7 @@ def leaderboard_data(results: dict[str, list[Entry]], table: CountsTable) -> dic
             "models": [entry_row(bench, e) for e in entries],
             "curves": {e.record.slug: curve(e) for e in entries},
         }
-    return {"counts": {"source": table.source, "revision": table.revision, "digest": table.digest},
-            "target_pct": TARGET_PCT, "benchmarks": out}
+    return {"counts": counts_meta, "target_pct": TARGET_PCT, "benchmarks": out}
 
 
 def to_csv(data: dict) -> str:
@@ -337,28 +352,34 @@ def to_json(data: dict) -> str:
     return json.dumps(data, indent=1, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
 
 
-def build(results_dir: Path, out_dir: Path, *, counts_source: str = "bundled", n_bootstrap: int = N_BOOTSTRAP,
-          seed: int = SEED) -> list[Path]:
-    """Read and validate the records, fit them, write the leaderboard files; returns the paths written."""
+def render_files(data: dict) -> dict[str, str | bytes]:
+    """Every output file, by path relative to the output folder."""
     from letitwag_bench import leaderboard_html  # matplotlib and jinja2: only when building pages
 
-    records = load_records(results_dir)
-    if not records:
-        raise RecordError(f"{results_dir}: no result records (expected <model-slug>/<benchmark>.json files)")
-    validate_records(records, where=str(results_dir))
-    table = load_counts(counts_source)
-    data = leaderboard_data(evaluate(records, table, n_bootstrap=n_bootstrap, seed=seed), table)
-    files: dict[str, str | bytes] = {
-        "README.md": to_markdown(data), "leaderboard.csv": to_csv(data), "leaderboard.json": to_json(data),
-        **leaderboard_html.render(data),
-    }
-    out_dir = Path(out_dir)
+    return {"README.md": to_markdown(data), "leaderboard.csv": to_csv(data), "leaderboard.json": to_json(data),
+            **leaderboard_html.render(data)}
+
+
+def write_files(files: dict[str, str | bytes], out_dir: Path) -> list[Path]:
     written = []
     for name, content in sorted(files.items()):
-        path = out_dir / name
+        path = Path(out_dir) / name
         if isinstance(content, bytes):
             atomic_write_bytes(path, content)
         else:
             atomic_write_text(path, content)
         written.append(path)
     return written
+
+
+def build(results_dir: Path, out_dir: Path, *, counts_source: str = "bundled", n_bootstrap: int = N_BOOTSTRAP,
+          seed: int = SEED) -> list[Path]:
+    """Read and validate the records, fit them, write the leaderboard files; returns the paths written."""
+    records = load_records(results_dir)
+    if not records:
+        raise RecordError(f"{results_dir}: no result records (expected <model-slug>/<benchmark>.json files)")
+    validate_records(records, where=str(results_dir))
+    table = load_counts(counts_source)
+    meta = {"source": table.source, "revision": table.revision, "digest": table.digest}
+    data = leaderboard_data(evaluate(records, table, n_bootstrap=n_bootstrap, seed=seed), meta)
+    return write_files(render_files(data), out_dir)

@@ -17,10 +17,15 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 from letitwag_bench._io import atomic_write_text
 from letitwag_bench.concepts import concept_key
@@ -89,19 +94,93 @@ class Harness(_Strict):
     version: str = Field(min_length=1)
 
 
-class ConceptResult(_Strict):
-    concept: str = Field(min_length=1)
-    class_name: str = Field(min_length=1)
-    dataset: str = Field(min_length=1)
-    n: int | None = Field(default=None, gt=0, description="test items of this concept; None when unknown")
-    accuracy: float = Field(ge=0.0, le=1.0, description="fraction correct (recall for retrieval)")
+@dataclass(frozen=True, eq=False)
+class ConceptTable:
+    """Per-concept results as columns (validated in bulk: records can hold thousands of concepts).
 
-    @field_validator("accuracy")
+    ``n`` is NaN where the number of test items is unknown; ``accuracy`` is a fraction in [0, 1]
+    (recall for retrieval).
+    """
+
+    concept: np.ndarray
+    class_name: np.ndarray
+    dataset: np.ndarray
+    n: np.ndarray
+    accuracy: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.accuracy)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ConceptTable) and self.frame().equals(other.frame())
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame({"dataset": self.dataset, "concept": self.concept, "class_name": self.class_name,
+                             "n": self.n, "accuracy": self.accuracy})
+
     @classmethod
-    def _finite(cls, value: float) -> float:
-        if not math.isfinite(value):
-            raise ValueError("accuracy must be a finite number in [0, 1]")
+    def from_columns(cls, concept: Sequence, class_name: Sequence, dataset: Sequence, n: Sequence,
+                     accuracy: Sequence) -> ConceptTable:
+        """Validate and freeze; raises ValueError naming the first bad row.
+
+        The checks run over whole columns first (C-speed `map`/`set`) and look for the offending row
+        only when one fails, since the leaderboard build validates millions of values.
+        """
+        if len(accuracy) == 0:
+            raise ValueError("no per-concept results; at least one is needed")
+
+        def where(i: int) -> str:
+            return f"row {i} ({dataset[i]}/{concept[i]!r})"
+
+        for name, values in {"concept": concept, "class_name": class_name, "dataset": dataset}.items():
+            if set(map(type, values)) != {str} or "" in set(map(str.strip, values)):
+                i = next(i for i, v in enumerate(values) if not isinstance(v, str) or not v.strip())
+                raise ValueError(f"row {i}: {name} must be a non-empty string, got {values[i]!r}")
+        n_types = set(map(type, n))
+        if not n_types <= {int, type(None)} or (int in n_types and min(v for v in n if v is not None) <= 0):
+            i = next(i for i, v in enumerate(n) if v is not None and (type(v) is not int or v <= 0))
+            raise ValueError(f"{where(i)}: n must be a positive integer or null, got {n[i]!r}")
+        if not set(map(type, accuracy)) <= {int, float}:
+            i = next(i for i, v in enumerate(accuracy) if type(v) not in (int, float))
+            raise ValueError(f"{where(i)}: accuracy must be a number, got {accuracy[i]!r}")
+        acc = np.asarray(accuracy, dtype=float)
+        off = ~(np.isfinite(acc) & (acc >= 0) & (acc <= 1))
+        if off.any():
+            i = int(np.argmax(off))
+            raise ValueError(f"{where(i)}: accuracy must be a finite fraction in [0, 1], got {acc[i]!r}")
+        if len(set(zip(dataset, concept, strict=True))) != len(acc):
+            seen: set[tuple[str, str]] = set()
+            i = next(i for i, k in enumerate(zip(dataset, concept, strict=True)) if k in seen or seen.add(k))
+            raise ValueError(f"concept {concept[i]!r} of dataset {dataset[i]!r} appears more than once")
+        arrays = [np.asarray(v, dtype=object) for v in (concept, class_name, dataset)]
+        n_arr = np.array([np.nan if v is None else v for v in n], dtype=float)
+        for a in (*arrays, n_arr, acc):
+            a.flags.writeable = False
+        return cls(*arrays, n_arr, acc)
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[dict]) -> ConceptTable:
+        want = ("concept", "class_name", "dataset", "n", "accuracy")
+        for i, r in enumerate(rows):
+            missing = [k for k in want if k not in r and k != "n"] if isinstance(r, dict) else list(want)
+            if missing:
+                raise ValueError(f"row {i}: missing {missing}; each result needs {list(want)}")
+        return cls.from_columns(*([r.get(k) for r in rows] for k in want))
+
+
+def _to_table(value: Any) -> Any:
+    if isinstance(value, ConceptTable):
         return value
+    if isinstance(value, list | tuple):
+        return ConceptTable.from_rows(value)
+    if isinstance(value, dict):
+        return _unpack(value)
+    raise ValueError(f"expected per-concept results, got {type(value).__name__}")
+
+
+Results = Annotated[ConceptTable, BeforeValidator(_to_table)]
 
 
 class CountsUsed(_Strict):
@@ -129,17 +208,8 @@ class ResultRecord(_Strict):
     prompt_set: str = Field(min_length=1)
     counts: CountsUsed = Field(default_factory=CountsUsed)
     provenance: Provenance
-    results: tuple[ConceptResult, ...] = Field(min_length=1)
-
-    @model_validator(mode="after")
-    def _unique(self) -> ResultRecord:
-        seen: set[tuple[str, str]] = set()
-        for r in self.results:
-            key = (r.dataset, r.concept)
-            if key in seen:
-                raise ValueError(f"concept {r.concept!r} of dataset {r.dataset!r} appears twice in results")
-            seen.add(key)
-        return self
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    results: Results
 
     @property
     def slug(self) -> str:
@@ -156,9 +226,10 @@ class ResultRecord(_Strict):
         head["results"] = "@ROWS@"
         text = json.dumps(head, indent=1, sort_keys=True, ensure_ascii=False)
         blocks = []
-        for dataset in sorted({r.dataset for r in self.results}):
-            rows = sorted((r for r in self.results if r.dataset == dataset), key=lambda r: (r.concept, r.class_name))
-            lines = ",\n".join("   " + json.dumps(_row(r), ensure_ascii=False) for r in rows)
+        frame = self.results.frame().sort_values(["dataset", "concept", "class_name"], kind="stable")
+        for dataset, group in frame.groupby("dataset", sort=True):
+            lines = ",\n".join("   " + json.dumps(_row(*r), ensure_ascii=False)
+                               for r in group[["concept", "class_name", "n", "accuracy"]].itertuples(index=False))
             blocks.append(f"  {json.dumps(dataset, ensure_ascii=False)}: [\n{lines}\n  ]")
         return text.replace('"@ROWS@"', "{\n" + ",\n".join(blocks) + "\n }") + "\n"
 
@@ -170,30 +241,43 @@ class ResultRecord(_Strict):
             raise RecordError(f"{where}: not valid JSON ({err})") from err
         if not isinstance(data, dict):
             raise RecordError(f"{where}: expected a JSON object, got {type(data).__name__}")
-        results = data.get("results")
-        if isinstance(results, dict):
-            data = {**data, "results": _unpack(results, where)}
         return validate_record(data, where=where)
 
 
-def _row(r: ConceptResult) -> list:
-    row = [r.class_name, r.n, _short(r.accuracy)]
-    return row if concept_key(r.class_name) == r.concept else [*row, r.concept]
+def _row(concept: str, class_name: str, n: float, accuracy: float) -> list:
+    row = [class_name, None if math.isnan(n) else int(n), _short(accuracy)]
+    return row if _key(class_name) == concept else [*row, concept]
 
 
-def _unpack(results: dict, where: str) -> list[dict]:
-    out = []
+@lru_cache(maxsize=65536)
+def _key(name: str) -> str:
+    return concept_key(name)  # cached: the same class names recur in every model's record
+
+
+def _unpack(results: dict) -> ConceptTable:
+    """``{dataset: [[class_name, n, accuracy(, concept)], ...]}`` → a validated table."""
+    cols: tuple[list, ...] = ([], [], [], [], [])
     for dataset, rows in results.items():
         if not isinstance(rows, list):
-            raise RecordError(f"{where}: field 'results.{dataset}' must be a list of rows {ROW_FORMAT}")
-        for row in rows:
-            if not isinstance(row, list) or len(row) not in (3, 4) or not isinstance(row[0], str):
-                raise RecordError(f"{where}: field 'results.{dataset}' holds {row!r}; each row must be "
-                                  f"{ROW_FORMAT}")
-            concept = row[3] if len(row) == 4 else concept_key(row[0])
-            out.append({"concept": concept, "class_name": row[0], "dataset": dataset, "n": row[1],
-                        "accuracy": row[2]})
-    return out
+            raise ValueError(f"results of dataset {dataset!r} must be a list of rows {ROW_FORMAT}")
+        if not all(type(r) is list and len(r) in (3, 4) for r in rows):
+            bad = next(r for r in rows if type(r) is not list or len(r) not in (3, 4))
+            raise ValueError(f"dataset {dataset!r} holds row {bad!r}; each row must be {ROW_FORMAT}")
+        names = [r[0] for r in rows]
+        if set(map(type, names)) - {str}:
+            bad = next(r for r in rows if type(r[0]) is not str)
+            raise ValueError(f"dataset {dataset!r} holds row {bad!r}; class_name must be a string")
+        if all(len(r) == 3 for r in rows):  # the common case: transpose at C speed
+            _, ns, accs = zip(*rows, strict=True) if rows else ((), (), ())
+            cols[0].extend(map(_key, names))
+        else:
+            ns, accs = [r[1] for r in rows], [r[2] for r in rows]
+            cols[0].extend(r[3] if len(r) == 4 else _key(r[0]) for r in rows)
+        cols[1].extend(names)
+        cols[2].extend([dataset] * len(rows))
+        cols[3].extend(ns)
+        cols[4].extend(accs)
+    return ConceptTable.from_columns(*cols)
 
 
 def validate_record(data: Any, *, where: str) -> ResultRecord:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from letitwag_bench.cli import counts
+from letitwag_bench.cli import counts, leaderboard
 
 app = typer.Typer(
     name="letitwag",
@@ -17,6 +17,9 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(counts.app, name="counts")
+app.add_typer(leaderboard.app, name="leaderboard")
+app.command()(leaderboard.submit)
+app.command()(leaderboard.compare)
 
 
 def main() -> None:

@@ -1,0 +1,156 @@
+"""`letitwag submit`: a clip_benchmark output goes in and shows up; every malformed file is rejected with a
+clear message and leaves the records and the built leaderboard byte-for-byte unchanged."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from leaderboard_fixtures import clip_benchmark_output, small_results, snapshot
+from typer.testing import CliRunner
+
+from letitwag_bench.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args: str):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A built leaderboard of four committed Let It Wag! records (built once per module)."""
+    folder = tmp_path_factory.mktemp("board") / "lb"
+    small_results(folder / "results")
+    out = invoke("leaderboard", "build", "--results", folder / "results", "--out", folder)
+    assert out.exit_code == 0, out.output
+    return folder
+
+
+@pytest.fixture
+def board(built: Path, tmp_path: Path) -> Path:
+    """A private copy of the built leaderboard."""
+    return Path(shutil.copytree(built, tmp_path / "lb"))
+
+
+def submit(board: Path, *files: Path, extra: tuple[str, ...] = ()):
+    return invoke("submit", *files, "--results", board / "results", "--out", board, *extra)
+
+
+def rows(board: Path) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO((board / "leaderboard.csv").read_text())))
+
+
+def test_round_trip_appears_in_rebuilt_leaderboard(board: Path, tmp_path: Path) -> None:
+    before = {r["slug"] for r in rows(board)}
+    out_json = clip_benchmark_output(tmp_path / "run")
+    res = submit(board, out_json, extra=("--display-name", "Tiny test model", "--corpus", "laion400m"))
+    assert res.exit_code == 0, res.output
+    record = board / "results" / "vit-t-1--tiny_e1" / "letitwag.json"
+    assert record.exists()
+    after = {r["slug"]: r for r in rows(board)}
+    assert set(after) == before | {"vit-t-1--tiny_e1"}
+    new = after["vit-t-1--tiny_e1"]
+    side = pd.read_csv(out_json.with_name("letitwag_result.concepts.csv"))
+    assert float(new["top1"]) == pytest.approx(100 * side["correct"].sum() / side["n"].sum(), abs=1e-4)
+    assert new["model"] == "Tiny test model" and new["corpus"] == "laion400m"
+    assert "Tiny test model" in (board / "README.md").read_text()
+    assert 'data-slug="vit-t-1--tiny_e1"' in (board / "index.html").read_text()
+    data = json.loads(record.read_text())
+    assert data["provenance"]["kind"] == "submitted" and data["provenance"]["date"]
+    # --replace overwrites; without it the same model is a duplicate (tested below).
+    again = clip_benchmark_output(tmp_path / "run2", seed=1)
+    assert submit(board, again, extra=("--replace",)).exit_code == 0
+    assert json.loads(record.read_text())["results"] != data["results"]
+
+
+def _edit_json(change: Callable[[dict], object]) -> Callable[[Path], None]:
+    def apply(path: Path) -> None:
+        data = json.loads(path.read_text())
+        change(data)
+        path.write_text(json.dumps(data))
+    return apply
+
+
+def _edit_sidecar(change: Callable[[pd.DataFrame], pd.DataFrame]) -> Callable[[Path], None]:
+    def apply(path: Path) -> None:
+        side = path.with_name(path.name.replace(".json", ".concepts.csv"))
+        change(pd.read_csv(side, keep_default_na=False)).to_csv(side, index=False)
+    return apply
+
+
+def _set_row(col: str, value: object, row: int = 3) -> Callable[[pd.DataFrame], pd.DataFrame]:
+    def change(df: pd.DataFrame) -> pd.DataFrame:
+        df[col] = df[col].astype(object)
+        df.loc[row, col] = value
+        if col == "accuracy" and "correct" in df:
+            df = df.drop(columns="correct")  # so that the range check, not the correct/n check, fires
+        return df
+    return change
+
+
+def _unlink_sidecar(path: Path) -> None:
+    path.with_name(path.name.replace(".json", ".concepts.csv")).unlink()
+
+
+MALFORMED: dict[str, tuple[Callable[[Path], None], str]] = {
+    "bad JSON": (lambda p: p.write_text(p.read_text()[:-20]), "not valid JSON"),
+    "not an object": (lambda p: p.write_text("[1, 2]"), "expected a JSON object"),
+    "missing key": (_edit_json(lambda d: d.pop("pretrained")), "missing key(s) ['pretrained']"),
+    "metrics not an object": (_edit_json(lambda d: d.update(metrics=[1])), "field 'metrics' must be an object"),
+    "../ in model name": (_edit_json(lambda d: d.update(model="../../etc")), "is not a safe name"),
+    "space in model name": (_edit_json(lambda d: d.update(model="ViT B")), "is not a safe name"),
+    "missing sidecar": (_unlink_sidecar, "per-concept sidecar not found"),
+    "sidecar column missing": (_edit_sidecar(lambda df: df.drop(columns="accuracy")), "missing column(s) ['accuracy']"),
+    "accuracy 1.5": (_edit_sidecar(_set_row("accuracy", 1.5)), "accuracy must be a finite fraction in [0, 1]"),
+    "accuracy negative": (_edit_sidecar(_set_row("accuracy", -0.1)), "accuracy must be a finite fraction"),
+    "accuracy NaN": (_edit_sidecar(_set_row("accuracy", "nan")), "is not a finite number"),
+    "accuracy text": (_edit_sidecar(_set_row("accuracy", "high")), "is not a finite number"),
+    "n zero": (_edit_sidecar(lambda df: df.assign(n=0, correct=0, accuracy=0.0)), "n must be a positive integer"),
+    "accuracy not correct/n": (_edit_sidecar(lambda df: df.assign(correct=df["correct"] // 2)), "is not correct/n"),
+    "unknown concept": (_edit_sidecar(_set_row("concept", "not a let it wag class")), "not in benchmark 'letitwag'"),
+    "missing concepts": (_edit_sidecar(lambda df: df.iloc[:-5]), "5 of the benchmark's 290 concepts are missing"),
+    "duplicate concept row": (_edit_sidecar(lambda df: pd.concat([df, df.iloc[:1]])), "appears more than once"),
+    "unknown dataset": (_edit_sidecar(lambda df: df.assign(dataset="mnist")), "belong to no single benchmark"),
+    "empty sidecar": (_edit_sidecar(lambda df: df.iloc[:0]), "no rows"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(MALFORMED))
+def test_malformed_submission_is_rejected_and_changes_nothing(kind: str, board: Path, tmp_path: Path) -> None:
+    corrupt, message = MALFORMED[kind]
+    path = clip_benchmark_output(tmp_path / "run")
+    corrupt(path)
+    before = snapshot(board)
+    res = submit(board, path)
+    assert res.exit_code == 2, res.output
+    assert message in res.output, res.output
+    assert "letitwag_result." in res.output  # the message names the file (JSON or its sidecar)
+    assert res.output.startswith("error: ") and "Traceback" not in res.output
+    assert snapshot(board) == before
+
+
+def test_duplicate_without_replace_is_rejected(board: Path, tmp_path: Path) -> None:
+    assert submit(board, clip_benchmark_output(tmp_path / "a")).exit_code == 0
+    before = snapshot(board)
+    res = submit(board, clip_benchmark_output(tmp_path / "b", seed=3))
+    assert res.exit_code == 2
+    assert "already exists; pass --replace" in res.output
+    assert snapshot(board) == before
+
+
+def test_bad_record_in_results_folder_is_reported_by_build(board: Path) -> None:
+    bad = board / "results" / "vit-b-32--openai" / "letitwag.json"
+    bad.write_text(bad.read_text().replace('"kind": "imported"', '"kind": "guessed"'))
+    before = snapshot(board)
+    res = invoke("leaderboard", "build", "--results", board / "results", "--out", board)
+    assert res.exit_code == 2
+    assert "vit-b-32--openai/letitwag.json" in res.output and "provenance.kind" in res.output
+    assert snapshot(board) == before
