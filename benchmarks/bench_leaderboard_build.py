@@ -20,7 +20,15 @@ import numpy as np
 import pandas as pd
 
 from letitwag_bench import leaderboard as lb
-from letitwag_bench.records import BenchmarkRef, Harness, ModelInfo, Provenance, ResultRecord, load_records, write_record
+from letitwag_bench.records import (
+    BenchmarkRef,
+    Harness,
+    ModelInfo,
+    Provenance,
+    ResultRecord,
+    load_records,
+    write_record,
+)
 
 TARGET_S = 20.0
 

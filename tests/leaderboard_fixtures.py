@@ -41,7 +41,8 @@ def clip_benchmark_output(folder: Path, *, model: str = "ViT-T-1", pretrained: s
                           "n": n, "correct": correct, "accuracy": correct / n, "count": count})
     folder.mkdir(parents=True, exist_ok=True)
     out = folder / name
-    metrics = {"acc1": float(correct.sum() / (n * len(correct))), "mean_per_class_recall": float(table["accuracy"].mean()),
+    metrics = {"acc1": float(correct.sum() / (n * len(correct))),
+               "mean_per_class_recall": float(table["accuracy"].mean()),
                "slope": 1.0, "slope_ci_low": 0.5, "slope_ci_high": 1.5, "counts_source": "bundled",
                "counts_revision": "upstream-11ef009f", "counts_corpus": "laion400m", "counts_method": "matched",
                "counts_corpus_is_proxy": True}

@@ -44,8 +44,8 @@ def compare_models(results_dir: Path, slug_a: str, slug_b: str, benchmark: str, 
     top_b = lb.top1(shared.rename(columns={"accuracy_b": "accuracy", "n_b": "n"}))
     result = {
         "benchmark": benchmark, "model_a": slug_a, "model_b": slug_b, "n_concepts": int(cmp.n_concepts),
-        "slope_a": fit_a.slope, "slope_b": fit_b.slope, "slope_difference": cmp.difference,
-        "ci_low": cmp.ci_low, "ci_high": cmp.ci_high, "p_value": cmp.p_value, "ci_level": 0.95,
+        "slope_a": cmp.slope_a, "slope_b": cmp.slope_b, "slope_difference": cmp.difference,
+        "ci_low": cmp.ci_low, "ci_high": cmp.ci_high, "p_value": cmp.p_value, "ci_level": cmp.ci_level,
         "top1_a": top_a, "top1_b": top_b, "top1_difference": top_a - top_b,
         "counts": {"corpus": lb.BENCHMARKS[benchmark].corpus, "method": lb.BENCHMARKS[benchmark].method},
         "plot": str(plot) if plot else None,

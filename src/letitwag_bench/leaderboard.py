@@ -243,7 +243,8 @@ def validate_records(records: list[ResultRecord], *, where: str = "leaderboard",
 # -- outputs -------------------------------------------------------------------------------------------
 
 COLUMNS = ("benchmark", "rank", "model", "slug", "architecture", "pretrained", "corpus", "top1", "imagenet_top1",
-           "slope", "slope_ci_low", "slope_ci_high", "intercept", "binned_r", "pearson_r", "spearman_rho",
+           "slope", "slope_ci_low", "slope_ci_high", "intercept", "binned_r", "binned_r_all_bins", "pearson_r",
+           "spearman_rho",
            "tail_accuracy", "head_accuracy", "examples_50", "examples_50_extrapolated", "n_classes",
            "n_concepts", "n_zero_count", "source")
 
@@ -261,7 +262,8 @@ def entry_row(bench: Benchmark, e: Entry) -> dict:
         "architecture": e.record.model.architecture, "pretrained": e.record.model.pretrained,
         "corpus": e.record.model.corpus, "top1": _r(e.top1), "imagenet_top1": _r(e.imagenet_top1),
         "slope": _r(f.slope), "slope_ci_low": _r(f.slope_ci_low), "slope_ci_high": _r(f.slope_ci_high),
-        "intercept": _r(f.intercept), "binned_r": _r(f.binned.pearson_r), "pearson_r": _r(f.pearson_r),
+        "intercept": _r(f.intercept), "binned_r": _r(f.binned.pearson_r_trimmed),
+        "binned_r_all_bins": _r(f.binned.pearson_r), "pearson_r": _r(f.pearson_r),
         "spearman_rho": _r(f.spearman_rho), "tail_accuracy": _r(f.tail_accuracy),
         "head_accuracy": _r(f.head_accuracy),
         "examples_50": float(f"{ex.count:.4g}") if ex.defined and math.isfinite(ex.count) else None,
@@ -335,7 +337,7 @@ def to_markdown(data: dict) -> str:
                   f"Benchmark `{bid}` v{b['version']}; per-concept value: {b['metric']}; {b['n_fitted']} of "
                   f"{b['n_classes']} classes fitted; {b['ci_level']:.0%} {b['ci_method']} interval from "
                   f"{b['n_bootstrap']} bootstrap resamples (seed {b['seed']}); tail = count < "
-                  f"10^{b['tail_threshold']:g}.", "", b["why"], "", _CORPUS_WHY, "",
+                  f"{b['tail_threshold']:g}.", "", b["why"], "", _CORPUS_WHY, "",
                   "| rank | model | corpus | top-1 | ImageNet top-1 | slope [95% CI] | binned r | tail acc. | "
                   f"examples for {data['target_pct']:.0f}% |",
                   "| ---: | --- | --- | ---: | ---: | --- | ---: | ---: | ---: |"]

@@ -27,11 +27,7 @@ from letitwag_bench import leaderboard as lb
 from letitwag_bench import stats
 from letitwag_bench.counts import load_counts
 from letitwag_bench.records import (
-    BenchmarkRef,
     CountsUsed,
-    Harness,
-    ModelInfo,
-    Provenance,
     RecordError,
     ResultRecord,
     model_slug,

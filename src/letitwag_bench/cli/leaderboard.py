@@ -40,7 +40,8 @@ def push(
     out: OutOption = DEFAULT_OUT,
 ) -> None:
     """Publish the records and built tables as a Hugging Face dataset (run `leaderboard build` first)."""
-    from letitwag_bench.publish import push as do_push, stage
+    from letitwag_bench.publish import push as do_push
+    from letitwag_bench.publish import stage
 
     with user_errors(RecordError):
         if dry_run:
@@ -52,7 +53,8 @@ def push(
 
 
 def submit(
-    files: Annotated[list[Path], typer.Argument(help="clip_benchmark output .json files (with .concepts.csv sidecars).")],
+    files: Annotated[list[Path], typer.Argument(
+        help="clip_benchmark output .json files (with .concepts.csv sidecars).")],
     replace: Annotated[bool, typer.Option("--replace", help="Overwrite an existing record of the same model.")] = False,
     display_name: Annotated[str | None, typer.Option(help="Name shown on the leaderboard.")] = None,
     corpus: Annotated[str, typer.Option(help="The model's pretraining corpus, e.g. laion2b.")] = "unknown",
@@ -98,5 +100,6 @@ def compare(
     typer.echo(f"slope {result['slope_a']:.2f} vs {result['slope_b']:.2f} pp per 10x: difference "
                f"{result['slope_difference']:+.2f} [{result['ci_low']:+.2f}, {result['ci_high']:+.2f}] "
                f"({result['ci_level']:.0%} paired bootstrap), p = {result['p_value']:.3g}")
-    typer.echo(f"top-1 {result['top1_a']:.2f} vs {result['top1_b']:.2f}: difference {result['top1_difference']:+.2f} pp")
+    typer.echo(f"top-1 {result['top1_a']:.2f} vs {result['top1_b']:.2f}: "
+               f"difference {result['top1_difference']:+.2f} pp")
     typer.echo(f"overlay plot: {result['plot']}")
