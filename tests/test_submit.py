@@ -10,6 +10,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from leaderboard_fixtures import clip_benchmark_output, small_results, snapshot
@@ -154,3 +155,29 @@ def test_bad_record_in_results_folder_is_reported_by_build(board: Path) -> None:
     assert res.exit_code == 2
     assert "vit-b-32--openai/letitwag.json" in res.output and "provenance.kind" in res.output
     assert snapshot(board) == before
+
+
+def test_classification_outputs_merge_into_one_concepts_record(board: Path, tmp_path: Path) -> None:
+    from letitwag_bench.leaderboard import BENCHMARKS
+
+    classes = BENCHMARKS["concepts"].classes()
+    rng = np.random.default_rng(0)
+    files = []
+    for dataset, group in classes.groupby("dataset"):
+        folder = tmp_path / "runs"
+        folder.mkdir(exist_ok=True)
+        out = folder / f"{dataset}.json"
+        out.write_text(json.dumps({"dataset": dataset, "model": "ViT-T-1", "pretrained": "tiny_e1",
+                                   "task": "zeroshot_classification", "metrics": {"acc1": 0.5}}))
+        correct = rng.integers(0, 11, len(group))
+        group.assign(n=10, correct=correct, accuracy=correct / 10).to_csv(folder / f"{dataset}.concepts.csv",
+                                                                         index=False)
+        files.append(out)
+    partial = submit(board, *files[:-1])
+    assert partial.exit_code == 2 and "concepts are missing" in partial.output
+    res = submit(board, *files)
+    assert res.exit_code == 0, res.output
+    record = json.loads((board / "results" / "vit-t-1--tiny_e1" / "concepts.json").read_text())
+    assert sorted(record["results"]) == sorted(classes["dataset"].unique())
+    assert sum(len(v) for v in record["results"].values()) == len(classes)
+    assert any(r["benchmark"] == "concepts" for r in rows(board))
