@@ -37,7 +37,7 @@ from letitwag_bench.records import (
 
 CLIP_BENCHMARK_KEYS = ("dataset", "model", "pretrained", "metrics")
 SIDECAR_COLUMNS = ("concept", "class_name", "dataset", "n", "accuracy")
-PACKAGES = ("letitwag-bench", "clip-benchmark", "open_clip_torch", "torch")
+PACKAGES = ("letitwag-bench", "clip-benchmark", "open_clip_torch", "torch", "lm-eval")
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,7 @@ class Submission:
     prompt_set: str
     counts: CountsUsed
     rows: pd.DataFrame  # concept, class_name, dataset, n, accuracy
+    benchmark: str | None = None  # set by readers that know it; else found from the rows' datasets
 
 
 def sidecar_path(json_path: Path) -> Path:
@@ -148,16 +149,25 @@ def read_lm_eval(path: Path) -> list[Submission]:
         raise RecordError(f"{path}: an lm-eval results file, but this installation has no lm-eval reader "
                           "(letitwag_bench.harness.lm_eval)") from err
     samples = sorted(path.parent.glob("samples_*.jsonl"))
+    try:
+        outputs = read_outputs(path, samples)
+    except ValueError as err:  # the reader's own error type names the file and field
+        raise RecordError(str(err)) from err
     out = []
-    for info, benchmark, table in read_outputs(path, samples):
-        rows = table.rename(columns=str)
-        out.append(Submission(path, "lm-eval", str(info.get("model", "")), str(info.get("pretrained", benchmark)),
-                              str(info.get("prompt_set", "lm-eval task prompts")), CountsUsed(), rows))
+    for info, benchmark, table in outputs:
+        out.append(Submission(path, "lm-eval", str(info.get("model_name") or ""), str(info.get("model") or ""),
+                              f"lm-eval task {info.get('task')} (n-shot {info.get('n_shot')})", CountsUsed(),
+                              table[list(SIDECAR_COLUMNS)], benchmark=benchmark))
     return out
 
 
 def benchmark_of(sub: Submission) -> lb.Benchmark:
-    """The benchmark whose datasets the submission's rows belong to."""
+    """The benchmark the reader named, or the one whose datasets the submission's rows belong to."""
+    if sub.benchmark is not None:
+        if sub.benchmark not in lb.BENCHMARKS:
+            raise RecordError(f"{sub.path}: benchmark {sub.benchmark!r} has no leaderboard; leaderboards exist "
+                              f"for {', '.join(lb.BENCHMARKS)}")
+        return lb.BENCHMARKS[sub.benchmark]
     datasets = set(sub.rows["dataset"])
     for bench in lb.BENCHMARKS.values():
         if datasets <= set(bench.classes()["dataset"]):
