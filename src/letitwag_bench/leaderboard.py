@@ -75,11 +75,11 @@ BENCHMARKS: dict[str, Benchmark] = {
         id="letitwag", version="1", title="Let It Wag! (290 long-tail classes)", metric="top-1 accuracy",
         corpus="laion400m", method="image",
         why=("Counts: laion400m, image (RAM++ tags at 0.7, `rampp0.7`). With the paper's default matched "
-             "counts 225 of the 290 classes have count 0 in laion400m (262-278 of 290 in the smaller corpora), "
+             "counts 225 of the 290 classes have count 0 in laion400m (246-278 in the smaller counted corpora), "
              "so the fit would contrast one pile of zero-count classes with 65 others. Image counts leave "
-             "75 zeros and spread the classes over five decades; across the 40 released models they give "
+             "75 zeros and spread the classes over six decades; across the 40 released models they give "
              "a positive correlation for every model and the largest spread of slopes between models "
-             "relative to their standard errors (1.2, against 1.1 for text and matched counts), i.e. the "
+             "relative to their OLS standard errors (1.2, against 1.1 for text and matched counts), i.e. the "
              "most discriminating ranking. Text counts give the weakest association (one model negative)."),
     ),
     "concepts": Benchmark(
