@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import jinja2
+import markupsafe
 import matplotlib
 import numpy as np
 from matplotlib.collections import LineCollection
@@ -74,10 +76,17 @@ def curves_plot(bench: dict) -> bytes:
         return _svg(fig)
 
 
+def _code(text: str) -> markupsafe.Markup:
+    """Escape `text` and show its `backticked` names (Markdown, as in README.md) as <code>."""
+    return markupsafe.Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", str(markupsafe.escape(text))))
+
+
 def _env() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.PackageLoader("letitwag_bench", "templates"),
-                              autoescape=True, trim_blocks=True, lstrip_blocks=True,
-                              undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    env = jinja2.Environment(loader=jinja2.PackageLoader("letitwag_bench", "templates"),
+                             autoescape=True, trim_blocks=True, lstrip_blocks=True,
+                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    env.filters["code"] = _code
+    return env
 
 
 def _embed(data: dict) -> str:
