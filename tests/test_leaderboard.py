@@ -166,3 +166,16 @@ def test_examples_needed_text() -> None:
     assert lb.examples_text({"examples_50": None}) == "–"
     assert lb.examples_text({"examples_50": 0.2, "examples_50_extrapolated": True}) == "≤ 1"
     assert lb.examples_text({"examples_50": 1234.0, "examples_50_extrapolated": False}) == "1.2e+03"
+
+
+def test_page_escapes_model_names(tmp_path: Path) -> None:
+    results = small_results(tmp_path / "results", slugs=("vit-b-32--openai", "rn50--cc3m", "vit-h-14--dfn"))
+    path = results / "vit-b-32--openai" / "letitwag.json"
+    evil = "<img src=x onerror=alert(1)></script>"
+    data = json.loads(path.read_text())
+    data["model"]["display_name"] = evil
+    path.write_text(ResultRecord.from_json(json.dumps(data), where="x").to_json())
+    lb.build(results, tmp_path)
+    html = (tmp_path / "index.html").read_text()
+    assert evil not in html and "&lt;img src=x onerror=alert(1)&gt;" in html
+    assert html.count("</script>") == html.count("<script")  # the embedded JSON cannot close its element
