@@ -181,3 +181,45 @@ def test_classification_outputs_merge_into_one_concepts_record(board: Path, tmp_
     assert sorted(record["results"]) == sorted(classes["dataset"].unique())
     assert sum(len(v) for v in record["results"].values()) == len(classes)
     assert any(r["benchmark"] == "concepts" for r in rows(board))
+
+
+def _lm_eval_run(folder: Path, task: str, concepts: pd.DataFrame, seed: int = 0) -> Path:
+    """lm-eval output as `lm_eval --log_samples` writes it (results + one samples file), for `task`."""
+    rng = np.random.default_rng(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    results = folder / "results_2026-01-01T00-00-00.json"
+    results.write_text(json.dumps({
+        "results": {task: {"acc,none": 0.5}}, "configs": {task: {}}, "versions": {task: 1},
+        "config": {"model": "hf-multimodal", "model_args": "pretrained=org/tiny-vlm"}, "model_name": "org/tiny-vlm",
+        "lm_eval_version": "0.4.13"}))
+    with open(folder / f"samples_{task}_2026-01-01T00-00-00.jsonl", "w") as f:
+        for row in concepts.itertuples(index=False):
+            for _ in range(3):  # three documents per concept
+                doc = {"concept": row.concept, "class_name": row.class_name, "dataset": "letitwag", "count": 5}
+                f.write(json.dumps({"doc": doc, "acc": {**doc, "correct": int(rng.integers(0, 2))}}) + "\n")
+    return results
+
+
+def test_lm_eval_vlm_results_are_submitted_to_their_own_board(board: Path, tmp_path: Path) -> None:
+    from letitwag_bench.counts import letitwag_classes
+
+    results = _lm_eval_run(tmp_path / "lm", "letitwag_vlm", letitwag_classes())
+    res = submit(board, results)
+    assert res.exit_code == 0, res.output
+    record = json.loads((board / "results" / "org-tiny-vlm--hf-multimodal" / "letitwag_vlm.json").read_text())
+    assert record["harness"]["name"] == "lm-eval" and sum(len(v) for v in record["results"].values()) == 290
+    assert {r[1] for r in record["results"]["letitwag"]} == {3}  # n = documents per concept
+    got = [r for r in rows(board) if r["benchmark"] == "letitwag_vlm"]
+    assert [r["slug"] for r in got] == ["org-tiny-vlm--hf-multimodal"]
+    assert {r["benchmark"] for r in rows(board)} == {"letitwag", "letitwag_vlm"}  # CLIP board unchanged
+
+
+def test_lm_eval_partial_or_unboarded_runs_are_rejected(board: Path, tmp_path: Path) -> None:
+    from letitwag_bench.counts import letitwag_classes
+
+    before = snapshot(board)
+    partial = submit(board, _lm_eval_run(tmp_path / "a", "letitwag_vlm", letitwag_classes().iloc[:50]))
+    assert partial.exit_code == 2 and "240 of the benchmark's 290 concepts are missing" in partial.output
+    probe = submit(board, _lm_eval_run(tmp_path / "b", "letitwag_concepts_lm", letitwag_classes()))
+    assert probe.exit_code == 2 and "benchmark 'letitwag_concepts_lm' has no leaderboard" in probe.output
+    assert snapshot(board) == before

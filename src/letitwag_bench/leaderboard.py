@@ -44,12 +44,13 @@ class Benchmark:
     # (dataset, class_name, concept) and, optionally, the same with a `count` column.
     class_table: pd.DataFrame | None = field(default=None, compare=False, repr=False)
     count_table: pd.DataFrame | None = field(default=None, compare=False, repr=False)
+    classes_of: str | None = None  # another benchmark whose class list this one shares
 
     def classes(self) -> pd.DataFrame:
         """The benchmark's classes: ``dataset``, ``class_name``, ``concept`` (sorted)."""
         if self.class_table is not None:
             return self.class_table
-        return _classes_csv(self.id)
+        return _classes_csv(self.classes_of or self.id)
 
     def counts(self, table: CountsTable) -> pd.DataFrame:
         """The classes with their count (``Int64``, <NA> where the dataset has none for this corpus/method)."""
@@ -98,6 +99,13 @@ BENCHMARKS: dict[str, Benchmark] = {
              "per-concept value: text-to-image recall@5 averaged over the captions that mention the "
              "concept (the middle of the released k = 1, 5, 10). The release's one COCO entry with an empty "
              "concept name is dropped."),
+    ),
+    "letitwag_vlm": Benchmark(
+        id="letitwag_vlm", version="1", title="Let It Wag! for vision-language models (lm-eval `letitwag_vlm`)",
+        metric="multiple-choice accuracy", corpus="laion400m", method="image", classes_of="letitwag",
+        why=("The 290 Let It Wag! classes asked as multiple-choice questions of a vision-language model "
+             "through lm-evaluation-harness; counts as for `letitwag` (laion400m, image), for the same "
+             "reason. Not comparable with the zero-shot CLIP board: the task and chance level differ."),
     ),
 }
 

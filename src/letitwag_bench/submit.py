@@ -7,8 +7,9 @@ built leaderboard exactly as they were. Readers per harness:
   plus the per-concept sidecar next to it (``.json`` → ``.concepts.csv``, columns
   ``concept,class_name,dataset,n,correct,accuracy,count``). Several files of one model whose
   datasets make up the pooled ``concepts`` benchmark are merged into one record.
-- lm-eval: results files go to ``letitwag_bench.harness.lm_eval.read_outputs`` when that module is
-  installed.
+- lm-eval: ``results_<date>.json`` goes to ``letitwag_bench.harness.lm_eval.read_outputs`` with the
+  ``samples_*.jsonl`` files beside it; each task's table becomes a record of the benchmark the reader
+  names (``letitwag_vlm`` has a board; other ids are rejected).
 """
 
 from __future__ import annotations
