@@ -26,7 +26,9 @@ _MAX_LABELS = 120  # forest plots with more models drop the per-model tick label
 def _svg(fig: Figure) -> bytes:
     buf = io.BytesIO()
     with matplotlib.rc_context(SVG_RC):
-        fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": "letitwag-bench"}, bbox_inches="tight")
+        # The matplotlib version is recorded: SVG bytes are only reproducible with the same version.
+        fig.savefig(buf, format="svg", bbox_inches="tight",
+                    metadata={"Date": None, "Creator": f"letitwag-bench, matplotlib {matplotlib.__version__}"})
     return buf.getvalue()
 
 
