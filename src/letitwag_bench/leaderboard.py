@@ -188,11 +188,24 @@ def imagenet_top1(record: ResultRecord) -> float | None:
     return top1(frame.assign(n=frame["n"].astype("Int64"))) if len(frame) else None
 
 
+def fit_many(aligned: list[Aligned], *, n_bootstrap: int = N_BOOTSTRAP, seed: int = SEED) -> list[stats.ScalingFit]:
+    """Fit records aligned to one benchmark in one batched call (they share concepts, order and counts);
+    each result is bit-identical to fitting that record alone."""
+    if not aligned:
+        return []
+    rows = [a.fitted for a in aligned]
+    keys = rows[0][["dataset", "concept"]]
+    if any(not r[["dataset", "concept"]].equals(keys) for r in rows[1:]):
+        raise ValueError("fit_many needs records aligned to the same concepts")
+    accuracy = np.vstack([r["accuracy"].to_numpy(float) for r in rows])
+    has_n = all(r["n"].notna().all() for r in rows)
+    n = np.vstack([r["n"].to_numpy(float) for r in rows]) if has_n else None
+    return stats.fit_scaling_many(accuracy, rows[0]["count"].to_numpy(float), n=n, weighting="equal",
+                                  n_bootstrap=n_bootstrap, seed=seed)
+
+
 def fit(aligned: Aligned, *, n_bootstrap: int = N_BOOTSTRAP, seed: int = SEED) -> stats.ScalingFit:
-    rows = aligned.fitted
-    n = rows["n"].to_numpy(float) if rows["n"].notna().all() else None
-    return stats.fit_scaling(rows["accuracy"].to_numpy(float), rows["count"].to_numpy(float), n=n,
-                             weighting="equal", n_bootstrap=n_bootstrap, seed=seed)
+    return fit_many([aligned], n_bootstrap=n_bootstrap, seed=seed)[0]
 
 
 def arena_ranks(low: Iterable[float], high: Iterable[float]) -> list[int]:
@@ -226,12 +239,10 @@ def evaluate(records: list[ResultRecord], table: CountsTable | None, *, n_bootst
         if not recs:
             continue
         bench_counts = bench.counts(table)
-        entries = []
-        for rec in recs:
-            aligned = align(rec, bench_counts)
-            f = fit(aligned, n_bootstrap=n_bootstrap, seed=seed)
-            entries.append(Entry(rec, f, stats.examples_needed(f, TARGET_PCT), top1(aligned.frame),
-                                 imagenet.get(rec.slug), len(aligned.frame)))
+        aligned = [align(rec, bench_counts) for rec in recs]
+        fits = fit_many(aligned, n_bootstrap=n_bootstrap, seed=seed)
+        entries = [Entry(rec, f, stats.examples_needed(f, TARGET_PCT), top1(a.frame), imagenet.get(rec.slug),
+                         len(a.frame)) for rec, a, f in zip(recs, aligned, fits, strict=True)]
         ranks = arena_ranks([e.fit.slope_ci_low for e in entries], [e.fit.slope_ci_high for e in entries])
         entries = [Entry(**{**e.__dict__, "rank": k}) for e, k in zip(entries, ranks, strict=True)]
         out[bench.id] = sorted(entries, key=lambda e: (e.rank, -e.fit.slope, e.record.slug))
