@@ -28,7 +28,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from letitwag_bench._io import _atomic_write
+from letitwag_bench._io import atomic_write as _atomic_write
 from letitwag_bench.concepts import concept_key
 
 UPSTREAM_REPO = "https://github.com/bethgelab/frequency_determines_performance"

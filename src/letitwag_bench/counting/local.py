@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from letitwag_bench._io import _atomic_write
+from letitwag_bench._io import atomic_write_bytes
 from letitwag_bench.counting.sources import count_rows, iter_batches
 from letitwag_bench.counting.tags import TagIndex, matched_counts
 from letitwag_bench.counting.text import make_analyzer
@@ -96,7 +96,7 @@ def _save_part(path: Path, total: Totals) -> None:
         arrays["matched"] = total.matched
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
-    _atomic_write(path, lambda tmp: Path(tmp).write_bytes(buffer.getvalue()))
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def _load_part(path: Path, n_concepts: int, with_tags: bool) -> Totals | None:
