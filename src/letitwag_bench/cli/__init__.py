@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from letitwag_bench.cli import counts
+from letitwag_bench.cli import eval as eval_cli
 
 app = typer.Typer(
     name="letitwag",
@@ -17,6 +18,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(counts.app, name="counts")
+app.command("eval")(eval_cli.evaluate_models)
 
 
 def main() -> None:
