@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from collections import Counter, deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -124,7 +125,9 @@ class BatchMaker:
         self.pool.shutdown(wait=True)
 
     def _standard(self, data: bytes, row: int) -> list[torch.Tensor]:
-        img = decode_pil(data, row)  # one decode, then each model family's own transform
+        # RGB first, as clip_benchmark's datasets (torchvision's pil_loader, our Let It Wag! loader) hand
+        # images to the transform; then one decode serves each preprocessing's own transform.
+        img = decode_pil(data, row).convert("RGB")
         return [self.transforms[s](img) for s in self.specs]
 
     def make(self, chunk: Chunk) -> Batch:
@@ -203,11 +206,14 @@ class Predictions:
         """clip_benchmark's zero-shot metrics: acc1, acc5 (NaN below 5 classes), mean_per_class_recall."""
         from sklearn.metrics import balanced_accuracy_score
 
+        with warnings.catch_warnings():  # a zero-shot model may predict classes absent from the labels
+            warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
+            recall = float(balanced_accuracy_score(self.labels, self.top1))
         acc1 = float(np.mean(self.top1 == self.labels))
         acc5 = (float(np.mean((self.topk[:, :5] == self.labels[:, None]).any(axis=1)))
                 if self.n_classes >= 5 else float("nan"))
         return {"acc1": acc1, "acc5": acc5,
-                "mean_per_class_recall": float(balanced_accuracy_score(self.labels, self.top1))}
+                "mean_per_class_recall": recall}
 
 
 @dataclass
