@@ -200,6 +200,16 @@ def test_batched_classifier_equals_clip_benchmark(tiny):
     torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-4)
 
 
+def test_text_encoding_cut_after_eot_equals_full_context(tiny):
+    from letitwag_bench.fasteval.engine import encode_text
+
+    tokens = tiny.tokenizer(["a photo of a guenon.", "itap of a very long named Red naped Sapsucker bird today.", "x"])
+    assert int(tokens.argmax(-1).max()) < 20  # the cut is real: far fewer than 77 positions
+    with torch.no_grad():
+        torch.testing.assert_close(encode_text(tiny.model, tokens), tiny.model.encode_text(tokens),
+                                   atol=1e-5, rtol=1e-5)
+
+
 # ------------------------------------------------------------------------------------------ multi-model
 
 def test_many_models_in_one_pass_equal_each_alone(tmp_path):
@@ -236,3 +246,55 @@ def test_metrics_match_clip_benchmark_definitions():
     assert m["acc5"] == pytest.approx(1.0)
     assert m["mean_per_class_recall"] == pytest.approx((1 / 3 + 0 / 1) / 2)  # recall averaged over classes
     assert np.isnan(Predictions(topk=topk[:, :4], labels=labels, n_classes=4).metrics()["acc5"])
+
+
+# ------------------------------------------------------------------------- CUDA (run where a GPU is lent)
+
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+
+@needs_cuda
+def test_cuda_mixed_batch_fallbacks(tiny, rgb):
+    cuda = torch.device("cuda")
+    datas = [jpeg_bytes(rgb), png_bytes(rgb), jpeg_bytes(rgb.convert("CMYK")), jpeg_bytes(rgb.convert("L")),
+             jpeg_bytes(rgb, progressive=True), jpeg_bytes(rgb, subsampling=0)]
+    maker = BatchMaker([tiny.spec], cuda, "auto", workers=2)
+    try:
+        batch = next(iter_batches(_SingleChunk(datas), maker, batch_size=len(datas)))
+    finally:
+        maker.close()
+    print(f"cuda routes: {dict(batch.routes)}")
+    got = batch.inputs[tiny.spec].cpu()
+    assert batch.inputs[tiny.spec].device.type == "cuda"
+    assert batch.routes["png"] == batch.routes["cmyk-jpeg"] == batch.routes["grayscale-jpeg"] == 1
+    standard = tiny.spec.standard_transform()
+    for i, data in enumerate(datas):
+        expected = standard(Image.open(io.BytesIO(data)).convert("RGB"))
+        levels = (got[i] - expected).abs() * torch.tensor(tiny.spec.std).view(3, 1, 1) * 255
+        assert levels.mean() < 1.0, i  # nvJPEG's IDCT differs from libjpeg's by about a level
+
+
+class _SingleChunk:
+    def __init__(self, datas: list[bytes]):
+        self.datas = datas
+
+    def chunks(self, size: int):
+        yield _chunk(self.datas)
+
+
+@needs_cuda
+def test_cuda_top1_agreement_with_standard_cpu_path(tmp_path):
+    n_classes = 20
+    datas, labels = synthetic_jpegs(500, n_classes, seed=9)
+    write_letitwag_parquet(tmp_path / "d" / "test.parquet", datas, labels, [f"c{i}" for i in range(n_classes)])
+    source = open_source(tmp_path / "d")
+    name = save_tiny_clip(tmp_path / "m", seed=4)
+    names = [f"class {i}" for i in range(n_classes)]
+    gpu = evaluate([LoadedModel.load(name, None, "cuda")], source, names, TEMPLATES, device="cuda", batch_size=128,
+                   amp=False)
+    cpu = evaluate([LoadedModel.load(name, None, CPU)], source, names, TEMPLATES, device=CPU, batch_size=128,
+                   decode="standard", amp=False)
+    assert gpu.routes == {"jpeg": 500}
+    agreement = np.mean(gpu.predictions[0].top1 == cpu.predictions[0].top1)
+    print(f"top-1 agreement, CUDA tensor path vs CPU standard path: {agreement:.4f} (n=500)")
+    assert agreement >= 0.995

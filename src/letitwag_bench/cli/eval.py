@@ -29,7 +29,9 @@ def evaluate_models(
         help="auto: JPEGs decoded and preprocessed on the GPU when the device is CUDA, PIL + open_clip "
         "preprocess on CPU; tensor; standard.")] = "auto",
     workers: Annotated[int, typer.Option(help="Threads for PIL decoding on the standard path.", min=1)] = 4,
-    amp: Annotated[bool, typer.Option(help="Autocast as clip_benchmark's default (--no-amp: float32).")] = True,
+    amp: Annotated[bool | None, typer.Option(
+        help="Autocast, as clip_benchmark does by default; unset: on CUDA only (float32 on CPU).",
+        show_default=False)] = None,
     counts: Annotated[str, typer.Option(
         help="Counts source: 'bundled', a Hugging Face dataset ORG/NAME[@rev], or a local file/folder.")]
     = "bundled",
@@ -53,6 +55,10 @@ def evaluate_models(
     with user_errors(fasteval.SourceError, fasteval.ImageDecodeError, StatsError):
         if decode not in fasteval.DECODE_MODES:
             raise fasteval.SourceError(f"--decode must be one of {', '.join(fasteval.DECODE_MODES)}, got {decode!r}")
+        paths = [results.output_path(output, "letitwag", name, p) for name, p in pairs]
+        if len(set(paths)) < len(paths):
+            raise fasteval.SourceError("a model is given twice (same name and pretrained); each writes "
+                                       f"one result file in {output}")
         dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
                            "cpu" if device == "auto" else device)
         source = fasteval.open_source(dataset_root, split=split)
@@ -64,11 +70,10 @@ def evaluate_models(
                                 fasteval.clip_templates(), device=dev, batch_size=batch_size, amp=amp,
                                 decode=decode, workers=workers)
         concepts = [concept_key(n, letitwag_label=True) for n in labels]
-        for (name, p), pred, choice in zip(pairs, run.predictions, choices, strict=True):
+        for (name, p), pred, choice, path in zip(pairs, run.predictions, choices, paths, strict=True):
             sidecar = results.concept_table(pred.top1, pred.labels, labels, concepts, "letitwag", choice.counts)
             metrics = {**pred.metrics(), **results.fit_metrics(sidecar, choice, seed=seed)}
-            path, _ = results.write_result(results.output_path(output, "letitwag", name, p), dataset="letitwag",
-                                           model=name, pretrained=p, metrics=metrics, table=sidecar)
+            results.write_result(path, dataset="letitwag", model=name, pretrained=p, metrics=metrics, table=sidecar)
             typer.echo(f"{name} {p or ''}: acc1 {metrics['acc1']:.4f}, slope {metrics['slope']:.2f} "
                        f"[{metrics['slope_ci_low']:.2f}, {metrics['slope_ci_high']:.2f}] → {path}")
     other = {r: c for r, c in run.routes.items() if r not in ("jpeg", "standard")}
