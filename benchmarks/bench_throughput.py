@@ -184,7 +184,11 @@ def main() -> None:
     ap.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
                     help="autocast for every path (default: on CUDA only)")
     ap.add_argument("--json", type=Path, help="also write the numbers as JSON here")
+    ap.add_argument("--torch-threads", type=int, help="torch intra-op threads for every path (default: torch's); "
+                    "1 avoids OpenMP spin-waiting on a CPU shared with other work")
     args = ap.parse_args()
+    if args.torch_threads:
+        torch.set_num_threads(args.torch_threads)
 
     device = torch.device(args.device)
     amp = device.type == "cuda" if args.amp is None else args.amp
@@ -210,7 +214,7 @@ def main() -> None:
     templates = fasteval.clip_templates()
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else "-"
     print(f"device {device} ({gpu}), {os.cpu_count()} CPU cores, torch {torch.__version__}; model {label}; "
-          f"batch {batch}; amp {amp}; {args.workers} workers/threads")
+          f"batch {batch}; amp {amp}; {args.workers} workers/threads; torch threads {torch.get_num_threads()}")
 
     with torch.no_grad():
         clf = fasteval.zero_shot_classifier(model.model, model.tokenizer, classnames, templates, device, amp=amp)

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from letitwag_bench.cli import app
 from letitwag_bench.concepts import concept_key
 from letitwag_bench.counts import letitwag_classes, load_counts
-from letitwag_bench.fasteval import open_source
+from letitwag_bench.fasteval import ImageSource, open_source
 from letitwag_bench.fasteval.source import SourceError
 
 pytest.importorskip("letitwag_bench.stats")
@@ -115,3 +115,17 @@ def test_source_reads_class_folders_in_sorted_order(tmp_path):
     assert [len(c.data) for c in chunks] == [2, 1]
     assert np.concatenate([c.labels for c in chunks]).tolist() == [0, 1, 1]
     assert np.concatenate([c.rows for c in chunks]).tolist() == [0, 1, 2]
+
+
+def test_source_from_loaded_dataset_matches_parquet_source(dataset):
+    import datasets
+
+    root, hosted = dataset
+    files = sorted(str(p) for p in root.rglob("*.parquet"))
+    ds = datasets.load_dataset("parquet", data_files={"test": files}, split="test")
+    from_ds = ImageSource.from_dataset(ds)
+    from_files = open_source(root)
+    assert from_ds.class_names == from_files.class_names == hosted and from_ds.n_rows == 64
+    a, b = list(from_ds.chunks(24)), list(from_files.chunks(24))
+    assert [c.data for c in a] == [c.data for c in b]
+    assert np.array_equal(np.concatenate([c.labels for c in a]), np.concatenate([c.labels for c in b]))

@@ -206,7 +206,7 @@ def iter_batches(source: ImageSource, maker: BatchMaker, batch_size: int,
 
 def _ready(batch: Batch) -> Batch:
     if batch.ready is not None:
-        current = torch.cuda.current_stream()
+        current = torch.cuda.current_stream(next(iter(batch.inputs.values())).device)
         current.wait_event(batch.ready)
         for t in batch.inputs.values():
             t.record_stream(current)  # the side stream allocated it; keep it alive for this stream's use

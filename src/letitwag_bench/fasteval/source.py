@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -47,10 +48,26 @@ class ImageSource:
     n_rows: int
     parquet_files: list[Path] = field(default_factory=list)
     image_files: list[tuple[Path, int]] = field(default_factory=list)
+    dataset: Any = None  # a datasets.Dataset, for from_dataset()
+
+    @classmethod
+    def from_dataset(cls, ds: Any) -> ImageSource:
+        """A loaded ``datasets.Dataset`` with an ``image`` Image and a ``label`` ClassLabel column (what
+        the Let It Wag! loader returns), read as Arrow so the images are not decoded."""
+        import datasets
+
+        label = ds.features.get("label")
+        if not isinstance(ds.features.get("image"), datasets.Image) or not isinstance(label, datasets.ClassLabel):
+            raise SourceError(f"dataset features must be 'image' (Image) and 'label' (ClassLabel); found {ds.features}")
+        return cls(root=Path(ds.cache_files[0]["filename"]) if ds.cache_files else Path("."),
+                   class_names=list(label.names), n_rows=len(ds), dataset=ds)
 
     def chunks(self, size: int) -> Iterator[Chunk]:
         """Yield the rows in order, ``size`` at a time (the last chunk may be smaller)."""
-        parts = self._parquet_parts(size) if self.parquet_files else self._folder_parts(size)
+        if self.dataset is not None:
+            parts = self._dataset_parts(size)
+        else:
+            parts = self._parquet_parts(size) if self.parquet_files else self._folder_parts(size)
         start = 0
         for data, labels in _rebatch(parts, size):
             yield Chunk(rows=np.arange(start, start + len(data)), data=data, labels=labels)
@@ -67,6 +84,13 @@ class ImageSource:
                                       "expected the Hugging Face Image feature with embedded bytes")
                 yield data, batch.column("label").to_numpy(zero_copy_only=False).astype(np.int64)
 
+    def _dataset_parts(self, size: int) -> Iterator[Part]:
+        for table in self.dataset.with_format("arrow").iter(batch_size=size):
+            images = table.column("image").combine_chunks()
+            data = [b if b is not None else _read_path(p, self.root)
+                    for b, p in zip(images.field("bytes").to_pylist(), images.field("path").to_pylist(), strict=True)]
+            yield data, table.column("label").to_numpy().astype(np.int64)
+
     def _folder_parts(self, size: int) -> Iterator[Part]:
         for start in range(0, len(self.image_files), size):
             part = self.image_files[start:start + size]
@@ -74,6 +98,13 @@ class ImageSource:
 
 
 Part = tuple[list[bytes], np.ndarray]
+
+
+def _read_path(path: str | None, root: Path) -> bytes:
+    # datasets' imagefolder keeps only the file path of each image
+    if path is None or not Path(path).is_file():
+        raise SourceError(f"{root}: an 'image' row has neither bytes nor a readable file path ({path!r})")
+    return Path(path).read_bytes()
 
 
 def _rebatch(parts: Iterator[Part], size: int) -> Iterator[Part]:
