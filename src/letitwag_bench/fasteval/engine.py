@@ -66,8 +66,13 @@ class LoadedModel:
         import open_clip
 
         model = open_clip.create_model(name, pretrained=pretrained or None, device=device)
+        return cls.wrap(model, open_clip.get_tokenizer(name), name=name, pretrained=pretrained)
+
+    @classmethod
+    def wrap(cls, model: torch.nn.Module, tokenizer, *, name: str = "", pretrained: str | None = None) -> LoadedModel:
+        """An open_clip model loaded elsewhere (e.g. by clip_benchmark's ``load_clip``)."""
         model.eval()
-        return cls(name=name, pretrained=pretrained, model=model, tokenizer=open_clip.get_tokenizer(name),
+        return cls(name=name, pretrained=pretrained, model=model, tokenizer=tokenizer,
                    spec=PreprocessSpec.from_model(model))
 
 
