@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from letitwag_bench.cli import counts
+from letitwag_bench.cli import counts, fit
 from letitwag_bench.cli import eval as eval_cli
 
 app = typer.Typer(
@@ -18,6 +18,8 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(counts.app, name="counts")
+app.command("fit")(fit.fit)
+app.command("compare-fit")(fit.compare_fit)
 app.command("eval")(eval_cli.evaluate_models)
 
 
