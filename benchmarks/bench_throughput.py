@@ -181,6 +181,7 @@ def main() -> None:
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     ap.add_argument("--data-dir", type=Path, help="where to keep the synthetic set (default: a temp dir)")
     ap.add_argument("--multi", action="store_true", help="also time `letitwag eval` with 3 models vs 1")
+    ap.add_argument("--only-multi", action="store_true", help="time only `letitwag eval` with 3 models vs 1")
     ap.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
                     help="autocast for every path (default: on CUDA only)")
     ap.add_argument("--json", type=Path, help="also write the numbers as JSON here")
@@ -216,22 +217,37 @@ def main() -> None:
     print(f"device {device} ({gpu}), {os.cpu_count()} CPU cores, torch {torch.__version__}; model {label}; "
           f"batch {batch}; amp {amp}; {args.workers} workers/threads; torch threads {torch.get_num_threads()}")
 
+    report = {"n_images": n, "batch": batch, "device": str(device), "gpu": gpu, "cpu_cores": os.cpu_count(),
+              "model": label, "torch_threads": torch.get_num_threads()}
+    if not args.only_multi:
+        report.update(compare_paths(model, source, classnames, templates, device, n, batch, args.workers, amp))
+    if args.multi or args.only_multi:
+        print("\nletitwag eval, decode once for many models:")
+        multi = multi_model(model_names, root, tmp / "out", batch, args.workers, device)
+        print(f"  {multi['n_models']} models / 1 model = {multi['ratio']:.2f}x")
+        report["multi"] = multi
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=1, default=str))
+
+
+def compare_paths(model: fasteval.LoadedModel, source: fasteval.ImageSource, classnames: list[str],
+                  templates: list[str], device: torch.device, n: int, batch: int, workers: int, amp: bool) -> dict:
     with torch.no_grad():
         clf = fasteval.zero_shot_classifier(model.model, model.tokenizer, classnames, templates, device, amp=amp)
     ceiling = encoder_ceiling(model, clf, n, batch, device, amp)
-    standard = standard_path(model, source, classnames, templates, device, batch, args.workers, amp)
-    ours = our_path(model, source, classnames, templates, device, batch, args.workers, amp, "auto")
-    rows = [("encoder-only ceiling", None, ceiling, None),
-            (f"standard clip_benchmark (DataLoader x{args.workers})", standard, n / standard["images"], None),
+    standard = standard_path(model, source, classnames, templates, device, batch, workers, amp)
+    ours = our_path(model, source, classnames, templates, device, batch, workers, amp, "auto")
+    rows = [("encoder-only ceiling", None, ceiling),
+            (f"standard clip_benchmark (DataLoader x{workers})", standard, n / standard["images"]),
             (f"ours (decode auto → {'tensor on GPU' if device.type == 'cuda' else 'PIL threads'})", ours,
-             n / ours["images"], None)]
+             n / ours["images"])]
     if device.type == "cpu":  # for information: the tensor path on CPU (libjpeg + torch resize)
-        tensor_cpu = our_path(model, source, classnames, templates, device, batch, args.workers, amp, "tensor")
-        rows.append(("ours, --decode tensor on CPU", tensor_cpu, n / tensor_cpu["images"], None))
+        tensor_cpu = our_path(model, source, classnames, templates, device, batch, workers, amp, "tensor")
+        rows.append(("ours, --decode tensor on CPU", tensor_cpu, n / tensor_cpu["images"]))
 
     print(f"\n{'path':<52}{'images/s':>10}{'image pass s':>14}{'classifier s':>14}{'% ceiling':>11}{'× standard':>12}")
     std_rate = n / standard["images"]
-    for name, res, rate, _ in rows:
+    for name, res, rate in rows:
         print(f"{name:<52}{rate:>10.0f}{(n / rate):>14.2f}"
               f"{(res['classifier'] if res else float('nan')):>14.2f}"
               f"{100 * rate / ceiling:>10.1f}%{rate / std_rate:>11.2f}x")
@@ -239,15 +255,7 @@ def main() -> None:
           f"{standard['images'] / ours['images']:.2f}x   end-to-end incl. classifier: ours {ours['total']:.2f} s, "
           f"standard {standard['total']:.2f} s ({standard['total'] / ours['total']:.2f}x)")
     print(f"acc1 standard {standard['acc1']:.4f} vs ours {ours['acc1']:.4f}; ours' routes {ours['routes']}")
-    report = {"n_images": n, "batch": batch, "device": str(device), "gpu": gpu, "cpu_cores": os.cpu_count(),
-              "model": label, "ceiling_images_per_s": ceiling, "standard": standard, "ours": ours}
-    if args.multi:
-        print("\nletitwag eval, decode once for many models:")
-        multi = multi_model(model_names, root, tmp / "out", batch, args.workers, device)
-        print(f"  {multi['n_models']} models / 1 model = {multi['ratio']:.2f}x")
-        report["multi"] = multi
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=1, default=str))
+    return {"ceiling_images_per_s": ceiling, "standard": standard, "ours": ours}
 
 
 if __name__ == "__main__":

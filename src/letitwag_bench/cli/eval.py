@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -28,7 +29,9 @@ def evaluate_models(
     decode: Annotated[str, typer.Option(
         help="auto: JPEGs decoded and preprocessed on the GPU when the device is CUDA, PIL + open_clip "
         "preprocess on CPU; tensor; standard.")] = "auto",
-    workers: Annotated[int, typer.Option(help="Threads for PIL decoding on the standard path.", min=1)] = 4,
+    workers: Annotated[int | None, typer.Option(
+        help="Threads for PIL decoding on the standard path [default: CPU count].", min=1, show_default=False)]
+    = None,
     amp: Annotated[bool | None, typer.Option(
         help="Autocast, as clip_benchmark does by default; unset: on CUDA only (float32 on CPU).",
         show_default=False)] = None,
@@ -68,7 +71,7 @@ def evaluate_models(
         labels = source.class_names
         run = fasteval.evaluate(loaded, source, [display_name(n, letitwag_label=True) for n in labels],
                                 fasteval.clip_templates(), device=dev, batch_size=batch_size, amp=amp,
-                                decode=decode, workers=workers)
+                                decode=decode, workers=workers or os.cpu_count() or 1)
         concepts = [concept_key(n, letitwag_label=True) for n in labels]
         for (name, p), pred, choice, path in zip(pairs, run.predictions, choices, paths, strict=True):
             sidecar = results.concept_table(pred.top1, pred.labels, labels, concepts, "letitwag", choice.counts)

@@ -90,11 +90,14 @@ def zero_shot_classifier(model: torch.nn.Module, tokenizer, classnames: Sequence
     device = torch.device(device)
     if tokens is None:
         tokens = tokenizer(prompts(classnames, templates))
+    # Encode in order of prompt length, so that each batch is cut after its own longest prompt
+    # (encode_text): about a third fewer positions than batches in class order.
+    order = torch.argsort(tokens.argmax(dim=-1), stable=True)
     feats = []
     with torch.autocast(device.type, enabled=amp):
-        for part in tokens.split(batch_size):
+        for part in tokens[order].split(batch_size):
             feats.append(F.normalize(encode_text(model, part.to(device)), dim=-1).float())
-    per_prompt = torch.cat(feats).view(len(classnames), len(templates), -1)
+    per_prompt = torch.cat(feats)[torch.argsort(order)].view(len(classnames), len(templates), -1)
     return F.normalize(per_prompt.mean(dim=1), dim=-1).T.contiguous()
 
 
