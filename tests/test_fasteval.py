@@ -236,6 +236,37 @@ def test_many_models_in_one_pass_equal_each_alone(tmp_path):
     assert not np.array_equal(together.predictions[0].topk, together.predictions[1].topk)
 
 
+@pytest.mark.parametrize("decode", ["tensor", "standard"])
+def test_each_image_is_decoded_once_for_many_models(tmp_path, monkeypatch, decode):
+    from letitwag_bench.fasteval import engine
+
+    calls = {"pil": 0, "jpeg": 0}
+    real_pil, real_jpegs = engine.decode_pil, engine.decode_jpegs
+
+    def count_pil(data, row):
+        calls["pil"] += 1
+        return real_pil(data, row)
+
+    def count_jpegs(datas, device):
+        calls["jpeg"] += len(datas)
+        return real_jpegs(datas, device)
+
+    monkeypatch.setattr(engine, "decode_pil", count_pil)
+    monkeypatch.setattr(engine, "decode_jpegs", count_jpegs)
+    models = [LoadedModel.load(save_tiny_clip(tmp_path / f"m{s}", seed=s, image_size=size), None, CPU)
+              for s, size in ((1, 64), (2, 64), (3, 96))]  # two preprocessing groups
+    datas, labels = synthetic_jpegs(30, 3, seed=8, size=(96, 72))
+    datas[4] = png_bytes(Image.open(io.BytesIO(datas[4])))
+    write_letitwag_parquet(tmp_path / "d" / "test.parquet", datas, labels, list("abc"))
+    run = evaluate(models, open_source(tmp_path / "d"), ["ant", "bee", "cat"], TEMPLATES, device=CPU,
+                   batch_size=8, decode=decode)
+    assert run.n_images == 30
+    if decode == "tensor":
+        assert calls == {"jpeg": 29, "pil": 1}
+    else:
+        assert calls == {"jpeg": 0, "pil": 30}
+
+
 def test_metrics_match_clip_benchmark_definitions():
     from letitwag_bench.fasteval import Predictions
 
