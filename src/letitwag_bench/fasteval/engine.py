@@ -79,15 +79,17 @@ class LoadedModel:
 @torch.no_grad()
 def zero_shot_classifier(model: torch.nn.Module, tokenizer, classnames: Sequence[str],
                          templates: Sequence[str], device: torch.device | str, *, amp: bool = True,
-                         batch_size: int = 4096, tokens: torch.Tensor | None = None) -> torch.Tensor:
+                         batch_size: int | None = None, tokens: torch.Tensor | None = None) -> torch.Tensor:
     """Class weights ``(embed_dim, n_classes)``: the same math as clip_benchmark's ``zero_shot_classifier``
     (per class, the normalised mean of the normalised template embeddings), but all classes × templates
     are tokenised at once and encoded in large batches instead of one small batch per class.
 
     ``tokens`` (``tokenizer(prompts(classnames, templates))``) may be passed to share tokenisation
-    between models with the same tokenizer.
+    between models with the same tokenizer. ``batch_size``: prompts per encode call; by default 4096 on
+    CUDA, 256 on CPU (where small length-sorted batches measured twice as fast as large ones).
     """
     device = torch.device(device)
+    batch_size = batch_size or (4096 if device.type == "cuda" else 256)
     if tokens is None:
         tokens = tokenizer(prompts(classnames, templates))
     # Encode in order of prompt length, so that each batch is cut after its own longest prompt
