@@ -129,3 +129,10 @@ def test_source_from_loaded_dataset_matches_parquet_source(dataset):
     a, b = list(from_ds.chunks(24)), list(from_files.chunks(24))
     assert [c.data for c in a] == [c.data for c in b]
     assert np.array_equal(np.concatenate([c.labels for c in a]), np.concatenate([c.labels for c in b]))
+
+
+def test_eval_rejects_unknown_decode_and_duplicate_models(models, tmp_path):
+    bad = runner.invoke(app, ["eval", "--models", models[0], "--dataset-root", str(tmp_path), "--decode", "gpu"])
+    assert bad.exit_code == 2 and "--decode" in bad.output
+    twice = runner.invoke(app, ["eval", "--models", models[0], models[0], "--dataset-root", str(tmp_path)])
+    assert twice.exit_code == 2 and "given twice" in twice.output

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from letitwag_bench.cli._common import user_errors
+
+if TYPE_CHECKING:  # the command imports torch and the evaluation code only when it runs
+    import torch
+
+    from letitwag_bench.counts import CountsTable
+    from letitwag_bench.fasteval import EvalRun
+    from letitwag_bench.fasteval.results import CountsChoice
 
 
 def evaluate_models(
@@ -54,16 +61,14 @@ def evaluate_models(
     from letitwag_bench.fasteval import results
     from letitwag_bench.stats import StatsError
 
+    if decode not in fasteval.DECODE_MODES:
+        raise typer.BadParameter(f"must be one of {', '.join(fasteval.DECODE_MODES)}", param_hint="--decode")
     pairs = [_model_pair(m, pretrained) for m in [*models, *(more_models or [])]]
+    paths = [results.output_path(output, "letitwag", name, p) for name, p in pairs]
+    if len(set(paths)) < len(paths):
+        raise typer.BadParameter("a model is given twice (same name and pretrained)", param_hint="--models")
+    dev = torch.device(("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device)
     with user_errors(fasteval.SourceError, fasteval.ImageDecodeError, StatsError):
-        if decode not in fasteval.DECODE_MODES:
-            raise fasteval.SourceError(f"--decode must be one of {', '.join(fasteval.DECODE_MODES)}, got {decode!r}")
-        paths = [results.output_path(output, "letitwag", name, p) for name, p in pairs]
-        if len(set(paths)) < len(paths):
-            raise fasteval.SourceError("a model is given twice (same name and pretrained); each writes "
-                                       f"one result file in {output}")
-        dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else
-                           "cpu" if device == "auto" else device)
         source = fasteval.open_source(dataset_root, split=split)
         table = load_counts(counts)
         choices = [_counts_choice(table, corpus, method, p) for _, p in pairs]
@@ -79,13 +84,18 @@ def evaluate_models(
             results.write_result(path, dataset="letitwag", model=name, pretrained=p, metrics=metrics, table=sidecar)
             typer.echo(f"{name} {p or ''}: acc1 {metrics['acc1']:.4f}, slope {metrics['slope']:.2f} "
                        f"[{metrics['slope_ci_low']:.2f}, {metrics['slope_ci_high']:.2f}] → {path}")
-    other = {r: c for r, c in run.routes.items() if r not in ("jpeg", "standard")}
-    typer.echo(f"{run.n_images} images on {dev} ({decode} decode): "
-               f"{run.routes.get('jpeg', 0)} tensor-decoded, {run.routes.get('standard', 0) + sum(other.values())} "
-               f"via PIL{' (' + ', '.join(f'{r}: {c}' for r, c in sorted(other.items())) + ')' if other else ''}; "
-               f"classifiers {run.seconds['classifier']:.1f} s, images {run.seconds['images']:.1f} s "
-               f"({run.n_images / max(run.seconds['images'], 1e-9):.0f} images/s for {len(loaded)} model(s))",
-               err=True)
+    typer.echo(_summary(run, dev, decode, len(loaded)), err=True)
+
+
+def _summary(run: EvalRun, device: torch.device, decode: str, n_models: int) -> str:
+    """One line: where the images went (fallbacks by reason, so none passes unnoticed) and the timings."""
+    fallbacks = {r: c for r, c in sorted(run.routes.items()) if r not in ("jpeg", "standard")}
+    via_pil = run.routes.get("standard", 0) + sum(fallbacks.values())
+    reasons = f" ({', '.join(f'{r}: {c}' for r, c in fallbacks.items())})" if fallbacks else ""
+    rate = run.n_images / max(run.seconds["images"], 1e-9)
+    return (f"{run.n_images} images on {device} ({decode} decode): {run.routes.get('jpeg', 0)} tensor-decoded, "
+            f"{via_pil} via PIL{reasons}; classifiers {run.seconds['classifier']:.1f} s, "
+            f"images {run.seconds['images']:.1f} s ({rate:.0f} images/s for {n_models} model(s))")
 
 
 def _model_pair(spec: str, default_pretrained: str) -> tuple[str, str | None]:
@@ -93,7 +103,7 @@ def _model_pair(spec: str, default_pretrained: str) -> tuple[str, str | None]:
     return name, (tag or default_pretrained or None)
 
 
-def _counts_choice(table, corpus: str, method: str, pretrained: str | None):
+def _counts_choice(table: CountsTable, corpus: str, method: str, pretrained: str | None) -> CountsChoice:
     """The counts for one model: the given corpus, or the one its pretrained tag names (``laion400m_e32``
     → laion400m), else laion400m as a proxy."""
     from letitwag_bench.fasteval.results import CountsChoice
