@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from letitwag_bench.counts import _atomic_write
+from letitwag_bench._io import atomic_write, atomic_write_text
 from letitwag_bench.stats import fit_scaling, per_concept_accuracy
 
 SIDECAR_COLUMNS = ("concept", "class_name", "dataset", "n", "correct", "accuracy", "count")
@@ -82,8 +82,8 @@ def write_result(path: Path, *, dataset: str, model: str, pretrained: str | None
     dump = {"dataset": dataset, "model": model, "pretrained": pretrained or "", "task": "zeroshot_classification",
             "metrics": {k: _json_number(v) for k, v in metrics.items()}, "language": "en", **(extra or {})}
     sidecar = path.with_name(path.name.removesuffix(".json") + ".concepts.csv")
-    _atomic_write(sidecar, lambda tmp: table.to_csv(tmp, index=False, lineterminator="\n"))
-    _atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(dump, indent=1)))
+    atomic_write(sidecar, lambda tmp: table.to_csv(tmp, index=False, lineterminator="\n"))
+    atomic_write_text(path, json.dumps(dump, indent=1))
     return path, sidecar
 
 
