@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
@@ -30,6 +28,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from letitwag_bench._io import atomic_write as _atomic_write
 from letitwag_bench.concepts import concept_key
 
 UPSTREAM_REPO = "https://github.com/bethgelab/frequency_determines_performance"
@@ -112,19 +111,6 @@ def normalise_frame(frame: pd.DataFrame, *, where: str = "counts table") -> pd.D
         raise CountsError(f"{where}: duplicate row for {dict(row[list(KEY)])}; each (dataset, class_name, "
                           "corpus, method) may appear once")
     return out.sort_values(list(KEY), kind="stable").reset_index(drop=True)
-
-
-def _atomic_write(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; published files are world-readable
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_parquet(frame: pd.DataFrame, path: Path, *, source: str = "bundled",
