@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from letitwag_bench.concepts import concept_key
 from letitwag_bench.counts import (
     BUNDLED_REVISION,
     LICENSE_LINE,
@@ -26,7 +27,6 @@ from letitwag_bench.counts import (
     normalise_frame,
     write_parquet,
 )
-from letitwag_bench.concepts import concept_key
 
 DATA = Path(__file__).resolve().parents[1] / "src" / "letitwag_bench" / "data"
 SUFFIX = "_search_counts.json"

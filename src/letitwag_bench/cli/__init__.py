@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from letitwag_bench.cli import counts
+from letitwag_bench.cli import counts, fit
 
 app = typer.Typer(
     name="letitwag",
@@ -17,6 +17,8 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(counts.app, name="counts")
+app.command("fit")(fit.fit)
+app.command("compare-fit")(fit.compare_fit)
 
 
 def main() -> None:

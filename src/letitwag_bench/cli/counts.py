@@ -14,7 +14,9 @@ app = typer.Typer(help="Inspect and export the concept-frequency counts table.",
 
 CountsOption = Annotated[
     str,
-    typer.Option("--counts", help="Counts source: 'bundled', a Hugging Face dataset ORG/NAME[@rev], or a local file/folder."),
+    typer.Option(
+        "--counts", help="Counts source: 'bundled', a Hugging Face dataset ORG/NAME[@rev], or a local file/folder."
+    ),
 ]
 
 
