@@ -97,8 +97,8 @@ def main() -> None:
         step.append(time.perf_counter() - t)
     p, s = statistics.median(times["plain"]), statistics.median(times["stratified"])
     print(f"{args.images} images, {len(labels)} classes, tiny model, CPU (1 thread), median of {args.repeats}")
-    print(f"plain      {p:.3f} s  {['%.3f' % t for t in times['plain']]}")
-    print(f"stratified {s:.3f} s  {['%.3f' % t for t in times['stratified']]}")
+    print(f"plain      {p:.3f} s  {[round(t, 3) for t in times['plain']]}")
+    print(f"stratified {s:.3f} s  {[round(t, 3) for t in times['stratified']]}")
     print(f"overhead ratio (stratified / plain - 1): {s / p - 1:+.2%}  (target <= 3%)")
     print(f"stratification step alone (counts load, fit, sidecar): {statistics.median(step):.3f} s = "
           f"{statistics.median(step) / p:.2%} of plain")

@@ -27,7 +27,8 @@ SKIP = (
     "site.main()\n"
 )
 KEEP = "import site; site.main()\n"
-IN_PROCESS = "import site, time; t = time.perf_counter(); site.addpackage({d!r}, {pth!r}, set()); print(time.perf_counter() - t)"
+IN_PROCESS = ("import site, time; t = time.perf_counter(); site.addpackage({d!r}, {pth!r}, set()); "
+              "print(time.perf_counter() - t)")
 
 
 def wall(python: str, code: str) -> float:
@@ -55,7 +56,8 @@ def main() -> None:
     added = statistics.median(with_pth) - statistics.median(without)
     print(f"in-process .pth cost: median {statistics.median(inproc) * 1e3:.3f} ms "
           f"(min {min(inproc) * 1e3:.3f} ms) over {args.runs} interpreters")
-    print(f"end to end: with .pth {statistics.median(with_pth) * 1e3:.1f} ms, without {statistics.median(without) * 1e3:.1f} ms, "
+    print(f"end to end: with .pth {statistics.median(with_pth) * 1e3:.1f} ms, "
+          f"without {statistics.median(without) * 1e3:.1f} ms, "
           f"added {added * 1e3:+.2f} ms (median of {args.runs} alternating runs; noise on a busy machine is ~ms)")
     print(f"ratio in-process cost / 5 ms target: {statistics.median(inproc) / 5e-3:.3f}")
 

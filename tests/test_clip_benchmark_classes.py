@@ -60,7 +60,7 @@ def clip_benchmark_classnames(dataset: str) -> list[str]:
         return names["imagenet1k"]
     if dataset == "imagenet-r":
         wnids = _builder_literal("imagenet_r_wnids")
-        return [n for n, w in zip(names["imagenet1k"], builder.all_imagenet_wordnet_ids) if w in wnids]
+        return [n for n, w in zip(names["imagenet1k"], builder.all_imagenet_wordnet_ids, strict=True) if w in wnids]
     if dataset == "cifar10":
         return CIFAR10
     return names[dataset]
@@ -70,7 +70,7 @@ def clip_benchmark_classnames(dataset: str) -> list[str]:
 def test_mapping_coverage(dataset):
     names = clip_benchmark_classnames(dataset)
     found = map_classes(COUNTS_DATASET[dataset], names, counted(COUNTS_DATASET[dataset]))
-    assert [n for n, c in zip(names, found) if c is None] == EXPECTED_UNMATCHED[dataset]
+    assert [n for n, c in zip(names, found, strict=True) if c is None] == EXPECTED_UNMATCHED[dataset]
     # Distinct classes keep distinct concepts, except caltech101's centred and off-centre faces (one
     # counted concept) and the two names CLIP's ImageNet list repeats (sunglasses, missile).
     mapped = [c for c in found if c is not None]

@@ -59,7 +59,7 @@ def test_accuracy_matches_numpy_reference():
     rng = np.random.default_rng(0)
     logits, target = rng.normal(size=(50, 7)), rng.integers(0, 7, 50)
     order = np.argsort(-logits, axis=1)
-    expected = [float(np.mean([t in row[:k] for t, row in zip(target, order)])) for k in (1, 5)]
+    expected = [float(np.mean([t in row[:k] for t, row in zip(target, order, strict=True)])) for k in (1, 5)]
     got = glue.accuracy(torch.tensor(logits), torch.tensor(target), topk=(1, 5))
     assert got == pytest.approx(expected, abs=1e-12)
 

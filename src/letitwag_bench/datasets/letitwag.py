@@ -73,7 +73,8 @@ def _pick_split(dsd: datasets.DatasetDict, split: str | None, where: str) -> dat
 def _check_features(ds: datasets.Dataset, where: str) -> None:
     feats = ds.features
     if not isinstance(feats.get("image"), datasets.Image):
-        raise LetItWagError(f"{where}: column 'image' must have the datasets.Image feature; found {feats.get('image')!r}")
+        raise LetItWagError(f"{where}: column 'image' must have the datasets.Image feature; "
+                            f"found {feats.get('image')!r}")
     if not isinstance(feats.get("label"), datasets.ClassLabel):
         raise LetItWagError(f"{where}: column 'label' must be a datasets.ClassLabel; found {feats.get('label')!r}")
 

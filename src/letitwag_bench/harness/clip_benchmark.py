@@ -125,7 +125,8 @@ def _templates(language: str, custom_template_file: str | None, keys: list[str])
     import clip_benchmark.datasets.builder as builder
 
     folder = Path(builder.__file__).parent
-    path = Path(custom_template_file) if custom_template_file else folder / f"{language}_zeroshot_classification_templates.json"
+    default = folder / f"{language}_zeroshot_classification_templates.json"
+    path = Path(custom_template_file) if custom_template_file else default
     if custom_template_file and not path.exists():
         path = folder / custom_template_file
     if not path.exists():
@@ -134,7 +135,7 @@ def _templates(language: str, custom_template_file: str | None, keys: list[str])
     for key in [*keys, "imagenet1k"]:
         if key in templates:
             return templates[key]
-    raise ValueError(f"{path}: no templates under {keys + ['imagenet1k']}")
+    raise ValueError(f"{path}: no templates under {[*keys, 'imagenet1k']}")
 
 
 def build_letitwag(root: str | None, transform: Any, split: str, language: str,
@@ -163,8 +164,8 @@ def stratification_for(name: str, class_names: list[str], table: CountsTable) ->
     return Stratification(
         dataset=counts_ds,
         class_names=list(class_names),
-        class_concepts=[c if c is not None else concept_key(n) for c, n in zip(found, class_names)],
-        unmatched=[n for c, n in zip(found, class_names) if c is None],
+        class_concepts=[c if c is not None else concept_key(n) for c, n in zip(found, class_names, strict=True)],
+        unmatched=[n for c, n in zip(found, class_names, strict=True) if c is None],
     )
 
 
@@ -179,7 +180,8 @@ def _wrap_build_dataset(original):
         bound.apply_defaults()
         a = bound.arguments
         if a["task"] != "zeroshot_classification":
-            raise ValueError(f"dataset {dataset_name!r} supports only --task zeroshot_classification, not {a['task']!r}")
+            raise ValueError(f"dataset {dataset_name!r} supports only --task zeroshot_classification, "
+                             f"not {a['task']!r}")
         if dataset_name == LETITWAG:
             return build_letitwag(a["root"], a["transform"], a["split"], a["language"],
                                   a["custom_template_file"], a["custom_classname_file"])
@@ -224,7 +226,7 @@ def stratify(predictions: np.ndarray, targets: np.ndarray, strat: Stratification
 
     per = stats.per_concept_accuracy(predictions, targets, strat.class_concepts)
     names: dict[str, list[str]] = {}
-    for cls, concept in zip(strat.class_names, strat.class_concepts):
+    for cls, concept in zip(strat.class_names, strat.class_concepts, strict=True):
         names.setdefault(concept, []).append(cls)
     counts = choice.table.concept_counts(choice.corpus, choice.method, dataset=strat.dataset)
     table = pd.DataFrame({
@@ -249,10 +251,8 @@ def stratify(predictions: np.ndarray, targets: np.ndarray, strat: Stratification
                                 n=table["n"].to_numpy()[has], n_bootstrap=n_bootstrap, seed=seed)
     except stats.StatsError as err:
         metrics.update(dict.fromkeys(_FIT_KEYS), letitwag_error=str(err))
-    else:
-        metrics.update({k: getattr(fit, k) for k in _FIT_KEYS if k != "binned_r"},
-                       binned_r=fit.binned.pearson_r, ci_level=fit.ci_level, n_bootstrap=fit.n_bootstrap,
-                       seed=fit.seed)
+    else:  # every scalar of the fit, flat (NaN → None) so that `clip_benchmark build` makes columns
+        metrics.update({k: v for k, v in fit.to_dict().items() if k != "binned"})
     return StratifiedResult(metrics, table)
 
 
