@@ -15,7 +15,9 @@ import pandas as pd
 import pytest
 from _clip_benchmark_support import offline_env, require_hook, run_eval, save_tiny_model, synthetic_images
 from _clip_benchmark_support import write_letitwag_parquet as write_parquet
+from typer.testing import CliRunner
 
+from letitwag_bench.cli import app
 from letitwag_bench.concepts import concept_key, strip_domain_suffix
 from letitwag_bench.counts import load_counts
 
@@ -99,6 +101,13 @@ def test_letitwag_eval(runs):
     assert (table["count"] == table["concept"].map(counts)).all()
     assert sorted(table["class_name"]) == sorted(strip_domain_suffix(n) for n in LABELS)
     assert (table["dataset"] == "letitwag").all()
+    # `letitwag fit` reads the sidecar directly and reproduces the run's fit (same counts, bootstrap, seed).
+    refit = CliRunner().invoke(app, ["fit", "--accuracy", str(folder / "letitwag_laion400m_e32.concepts.csv"),
+                                     "--bootstrap", "200", "--json"])
+    assert refit.exit_code == 0, refit.output
+    refit_out = json.loads(refit.stdout)
+    for key in ("slope", "slope_ci_low", "slope_ci_high", "intercept", "n_concepts", "n_zero_count"):
+        assert refit_out[key] == metrics[key], key
 
 
 def test_stratified_imagenet_r_eval(runs):
