@@ -191,3 +191,14 @@ def test_load_letitwag_parquet_and_folders(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(lw.LetItWagError, match="empty"):
         lw.load_letitwag(tmp_path / "empty")
+
+
+def test_load_letitwag_hub_failure_names_the_way_out(tmp_path, monkeypatch):
+    from letitwag_bench.datasets import letitwag as lw
+
+    def offline(*args, **kwargs):
+        raise ConnectionError("offline")
+
+    monkeypatch.setattr(lw.datasets, "load_dataset", offline)
+    with pytest.raises(lw.LetItWagError, match=r"bethgelab/Let-It-Wag.*does not exist.*--dataset_root"):
+        lw.load_letitwag(tmp_path / "missing")

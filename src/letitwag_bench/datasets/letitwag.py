@@ -52,8 +52,16 @@ def load_letitwag(root: str | Path | None = None, split: str | None = None) -> d
             raise LetItWagError(f"{path}: holds neither *.parquet files nor per-class folders of images")
         where = str(path)
     else:
-        dsd = datasets.load_dataset(HUB_ID)
         where = f"Hugging Face dataset {HUB_ID}"
+        try:
+            dsd = datasets.load_dataset(HUB_ID)
+        except Exception as err:  # the Hub client raises many types; all mean "not reachable or not cached"
+            raise LetItWagError(
+                f"could not load the {where}"
+                f"{f' (and {path} does not exist)' if path is not None else ''}: {type(err).__name__}: {err}. "
+                "Offline, point --dataset_root (root=) at a local copy of its parquet files or at one folder "
+                "of images per class."
+            ) from err
     ds = _pick_split(dsd, split, where)
     _check_features(ds, where)
     return ds

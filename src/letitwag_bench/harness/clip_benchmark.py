@@ -119,16 +119,21 @@ class Stratification:
     unmatched: list[str] = field(default_factory=list)  # class names without a counts concept
 
 
+def _shipped_or_given(name: str) -> Path:
+    """A custom classname/template file as clip_benchmark resolves it: the path, else a file it ships."""
+    import clip_benchmark.datasets.builder as builder
+
+    path = Path(name)
+    return path if path.exists() else Path(builder.__file__).parent / name
+
+
 def _templates(language: str, custom_template_file: str | None, keys: list[str]) -> list[str]:
     """clip_benchmark's own template lookup: a custom file if given, else ``<lang>_zeroshot_…json``,
     first key found of `keys` then ``imagenet1k`` (the 80 CLIP ensemble templates)."""
     import clip_benchmark.datasets.builder as builder
 
-    folder = Path(builder.__file__).parent
-    default = folder / f"{language}_zeroshot_classification_templates.json"
-    path = Path(custom_template_file) if custom_template_file else default
-    if custom_template_file and not path.exists():
-        path = folder / custom_template_file
+    default = Path(builder.__file__).parent / f"{language}_zeroshot_classification_templates.json"
+    path = _shipped_or_given(custom_template_file) if custom_template_file else default
     if not path.exists():
         raise FileNotFoundError(f"zero-shot templates file {path} not found (language {language!r})")
     templates = json.loads(path.read_text())
@@ -145,7 +150,7 @@ def build_letitwag(root: str | None, transform: Any, split: str, language: str,
     ds = lw.load_letitwag(root if root and Path(root).exists() else None, split=split)
     torch_ds = lw.LetItWagTorchDataset(ds, transform, _templates(language, custom_template_file, [LETITWAG]))
     if custom_classname_file:
-        names = json.loads(Path(custom_classname_file).read_text())
+        names = json.loads(_shipped_or_given(custom_classname_file).read_text())
         if LETITWAG in names:
             torch_ds.classes = names[LETITWAG]
     labels = lw.label_names(ds)
