@@ -94,6 +94,7 @@ def test_fit_joins_bundled_counts_per_dataset(tmp_path):
     path = write(tmp_path / "pooled.csv", rows)
     out, _ = fit_json("--accuracy", str(path))
     assert out["counts_source"] == "bundled" and out["counts_dataset"] == "per-row"
+    assert out["counts_notes"] == []
     assert (out["counts_corpus"], out["counts_method"]) == ("laion400m", "matched")
     assert out["n_concepts"] == 100
     expected = np.concatenate([imagenet.to_numpy()[:60], cub.to_numpy()[:40]])
@@ -101,6 +102,14 @@ def test_fit_joins_bundled_counts_per_dataset(tmp_path):
     single, _ = fit_json("--accuracy", str(write(tmp_path / "in.csv", rows[:60].drop(columns="dataset"))),
                          "--dataset", "imagenet")
     assert single["counts_dataset"] == "imagenet" and single["n_zero_count"] == int((expected[:60] == 0).sum())
+
+
+def test_pooled_rows_of_datasets_the_source_lacks_are_noted(tmp_path):
+    rows = LINE[["concept", "accuracy"]].assign(dataset="my-benchmark")
+    counts = write(tmp_path / "counts.csv", LINE[["concept", "count"]])
+    out, err = fit_json("--accuracy", str(write(tmp_path / "acc.csv", rows)), "--counts", str(counts))
+    assert out["slope"] == pytest.approx(5.0) and out["n_concepts"] == 7
+    assert "'my-benchmark' is not in" in err and len(out["counts_notes"]) == 1
 
 
 def test_summary_is_readable(tmp_path):
@@ -164,7 +173,7 @@ def test_compare_fit_pairs_shared_concepts(tmp_path):
     assert "difference A - B: 3.000" in text.stdout
 
 
-def test_same_seed_gives_identical_json_and_console_script_runs(tmp_path):
+def test_same_seed_and_any_row_order_give_identical_json_and_console_script_runs(tmp_path):
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"concept": [f"c{i}" for i in range(300)], "accuracy": rng.uniform(0, 1, 300)})
     counts = pd.DataFrame({"concept": frame["concept"], "count": np.floor(10 ** rng.uniform(0, 6, 300))})
@@ -175,3 +184,9 @@ def test_same_seed_gives_identical_json_and_console_script_runs(tmp_path):
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == first
+    # Row order does not matter: rows are sorted by concept key before the bootstrap.
+    write(acc, frame.sample(frac=1, random_state=3))
+    assert runner.invoke(app, args).stdout == first
+    other_seed = json.loads(runner.invoke(app, [*args[:-3], "--seed", "8", "--json"]).stdout)
+    assert other_seed["slope"] == json.loads(first)["slope"]
+    assert other_seed["slope_ci_low"] != json.loads(first)["slope_ci_low"]

@@ -7,6 +7,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st_
 from scipy import stats as sps
 
 from letitwag_bench import stats
@@ -108,7 +110,8 @@ def test_bootstrap_matches_a_naive_loop_over_the_same_resamples():
     counts = np.floor(10 ** rng.uniform(0, 5, k))
     acc = rng.uniform(0, 1, k)
     fit = stats.fit_scaling(acc, counts, n_bootstrap=b, seed=5)
-    # The documented draw: one default_rng(seed).integers(0, k, (B, k)) call (uint16 indices for k < 2^16).
+    # For B·k below the block size the draw is one default_rng(seed).integers(0, k, (B, k)) call
+    # (uint16 indices for k < 2^16).
     idx = np.random.default_rng(5).integers(0, k, size=(b, k), dtype=np.uint16)
     x = np.log10(np.maximum(counts, 1))
     slopes = np.array([np.polyfit(x[i], 100 * acc[i], 1)[0] for i in idx])
@@ -285,3 +288,22 @@ def test_compare_slopes_identical_models_and_a_known_difference():
 def test_compare_slopes_rejects_misaligned_inputs():
     with pytest.raises(StatsError, match="aligned"):
         stats.compare_slopes([0.1, 0.2, 0.3], [0.1, 0.2], [1, 10, 100])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st_.lists(st_.tuples(st_.integers(0, 10**7), st_.floats(0, 1)), min_size=2, max_size=60),
+       st_.integers(1, 15))
+def test_binned_curve_partitions_the_concepts(rows, n_bins):
+    counts, accuracy = map(np.array, zip(*rows, strict=True))
+    x = np.log10(np.maximum(counts, 1))
+    if np.ptp(x) == 0:
+        with pytest.raises(StatsError):
+            stats.binned_curve(accuracy, counts, n_bins=n_bins)
+        return
+    curve = stats.binned_curve(accuracy, counts, n_bins=n_bins)
+    assert curve.n.sum() == len(rows) and curve.n[0] >= 1 and curve.n[-1] >= 1
+    full = curve.n > 0
+    # bin means weighted by bin sizes give back the overall mean; every concept lies inside its bin
+    assert np.sum(curve.mean[full] * curve.n[full]) == pytest.approx(100 * accuracy.sum(), abs=1e-6)
+    assert np.isnan(curve.mean[~full]).all()
+    assert curve.edges[0] == x.min() and curve.edges[-1] == pytest.approx(x.max())

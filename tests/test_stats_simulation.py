@@ -2,7 +2,8 @@
 
 Data sets come from tests/_simulate.py (binomial sampling, realistic n, long-tailed counts, true slopes
 −5, 0, 2 and 8 points/decade). The fast test runs in the default suite; the slow one is the acceptance
-check (≥ 500 data sets per slope, coverage 93–97%) and also compares percentile with BCa intervals.
+check (500 data sets per slope, coverage 93–97%) for the default percentile interval. The comparison
+with BCa that chose the default is benchmarks/coverage_ci_methods.py (minutes of CPU, not run in CI).
 """
 
 from __future__ import annotations
@@ -40,12 +41,10 @@ def test_slope_unbiased_and_interval_covers_fast():
 @pytest.mark.slow
 @pytest.mark.parametrize("slope", SLOPES)
 def test_slope_unbiased_and_interval_covers_93_to_97_percent(slope):
-    bias, coverage = _run(slope, n_sets=500, k=290, n_bootstrap=2000, seed=1000 + int(slope),
-                          methods=("percentile", "bca"))
+    bias, coverage = _run(slope, n_sets=500, k=290, n_bootstrap=2000, seed=1000 + int(slope))
     print(f"slope {slope:+}: bias {bias:+.4f}, coverage {coverage}")
     assert abs(bias) < 0.1
     assert 0.93 <= coverage["percentile"] <= 0.97, coverage
-    assert 0.93 <= coverage["bca"] <= 0.97, coverage
 
 
 @pytest.mark.slow

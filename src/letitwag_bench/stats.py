@@ -17,12 +17,14 @@ Interval method
 ---------------
 The slope interval is a **percentile** bootstrap over concepts (resample concepts with replacement,
 refit, take the α/2 and 1−α/2 quantiles of the resampled slopes). BCa is available
-(``ci_method="bca"``). Both were checked by simulation with binomially sampled per-concept accuracy,
-long-tailed counts and true slopes from −5 to +8 points/decade
-(``tests/test_stats_simulation.py``); both covered the true slope 93–97% of the time. Percentile is
-the default because it matched BCa's coverage there, is transformation-respecting and simple to
-explain, and agrees with the bootstrap p-value of :func:`compare_slopes` (p < 1−level exactly when
-the interval excludes 0). The bootstrap is one draw of ``n_bootstrap × k`` concept indices from
+(``ci_method="bca"``). Both were checked by simulation with binomially sampled per-concept accuracy
+(n = 20–100 per concept), long-tailed counts and true slopes −5, 0, 2 and 8 points/decade
+(``tests/test_stats_simulation.py``; 1,000 data sets per slope at k = 50, 290 and 1,000 concepts):
+nominal 95% intervals covered the true slope 93.3–95.3% of the time (percentile) and 93.0–94.8%
+(BCa), with no systematic gap between the two; the mean slope error was at most 0.07 points/decade.
+Percentile is the default because BCa bought no coverage here, percentile is simple to explain and
+transformation-respecting, and it agrees with the bootstrap p-value of :func:`compare_slopes` (p below
+1 − level when the interval excludes 0). The resampled concept indices come from
 ``numpy.random.default_rng(seed)``, so the same inputs and seed give the same interval bit for bit.
 A resample whose concepts all share one x has no slope; such resamples are left out of the quantiles
 (if more than half are, the interval is NaN).
@@ -48,8 +50,8 @@ DEFAULT_TAIL_THRESHOLD = 1000.0
 CI_METHODS = ("percentile", "bca")
 WEIGHTINGS = ("equal", "n")
 MIN_CONCEPTS = 3
-# Rows of the bootstrap weight matrix built per step: keeps the working set in cache (see _resample_sums).
-_CHUNK = 16
+# Entries of the bootstrap weight matrix built per step (rows × k): keeps the working set in cache.
+_CHUNK_ENTRIES = 2**16
 
 
 class StatsError(ValueError):
@@ -127,17 +129,13 @@ def _check_fit_design(x: np.ndarray) -> None:
                          "give 0), so the slope is undefined: the concepts need different counts")
 
 
-def _nan_to_none(value):
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
-
-
 def _py(value):
-    """NumPy scalar → plain Python scalar, NaN → None (JSON has no NaN)."""
+    """NumPy scalar → plain Python scalar; NaN and ±inf → None (JSON has neither)."""
     if isinstance(value, np.generic):
         value = value.item()
-    return _nan_to_none(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -310,19 +308,21 @@ def _slope_from_sums(s: np.ndarray) -> np.ndarray:
 def _resample_sums(suff: np.ndarray, n_bootstrap: int, seed: int) -> np.ndarray:
     """(n_bootstrap, 5) sufficient-statistic sums of bootstrap resamples of the k concepts.
 
-    All indices come from one ``default_rng(seed).integers`` call, so the result depends only on
-    (suff, n_bootstrap, seed). Each resample's multiplicities are a bincount of its indices (with row
-    offsets, a few rows at a time so the weight block stays in cache); weights @ suff gives its sums.
+    Resamples are built a block of rows at a time (about 65k indices, so the block stays in cache and
+    memory stays bounded for any k): the block's concept indices come from one
+    ``default_rng(seed)`` stream, each row's multiplicities are a bincount of its indices (with row
+    offsets), and multiplicities @ suff gives the sums. The result depends only on
+    (suff, n_bootstrap, seed).
     """
     k = suff.shape[0]
     rng = np.random.default_rng(seed)
     dtype = np.uint16 if k <= np.iinfo(np.uint16).max else np.int64  # fewer random bits when they suffice
-    idx = rng.integers(0, k, size=(n_bootstrap, k), dtype=dtype)
     out = np.empty((n_bootstrap, suff.shape[1]))
-    offsets = (np.arange(_CHUNK, dtype=np.int64) * k)[:, None]
-    for start in range(0, n_bootstrap, _CHUNK):
-        block = idx[start:start + _CHUNK]
-        rows = block.shape[0]
+    chunk = max(1, _CHUNK_ENTRIES // k)
+    offsets = (np.arange(chunk, dtype=np.int64) * k)[:, None]
+    for start in range(0, n_bootstrap, chunk):
+        rows = min(chunk, n_bootstrap - start)
+        block = rng.integers(0, k, size=(rows, k), dtype=dtype)
         weights = np.bincount((block + offsets[:rows]).ravel(), minlength=rows * k).reshape(rows, k)
         out[start:start + rows] = weights @ suff
     return out
@@ -440,6 +440,10 @@ def fit_scaling(accuracy: ArrayLike, counts: ArrayLike, *, n: ArrayLike | None =
     weighting: ``"equal"`` (each concept weighs the same, default) or ``"n"`` (weights ∝ n).
     n_bootstrap, seed, ci_level, ci_method: the bootstrap interval (module docstring).
     n_bins: bins of the binned curve. tail_threshold: raw count splitting tail from head.
+
+    The bootstrap draws concept *positions*, so the interval depends on the order of the concepts:
+    the same arrays in the same order with the same seed give the same result bit for bit. Callers
+    that want results independent of input order sort the concepts first (the CLI sorts by key).
 
     Raises :class:`StatsError` for empty input, fewer than 3 concepts, NaN, accuracies outside [0, 1],
     negative counts, or counts that all give the same x.

@@ -72,7 +72,8 @@ def read_accuracy_file(path: Path) -> pd.DataFrame:
 
     Returns a frame with ``key`` (``concept`` or ``dataset:concept``), ``concept`` (normalised with
     :func:`concept_key`), ``dataset`` (or None), ``accuracy`` (fraction), ``n`` (Int64 or <NA>) and
-    ``count`` (float, NaN when empty or absent), in file order. Raises :class:`FitInputError`.
+    ``count`` (float, NaN when empty or absent), sorted by key so that results do not depend on the
+    order of rows in the file (the bootstrap resamples positions). Raises :class:`FitInputError`.
     """
     path = Path(path)
     try:
@@ -144,7 +145,7 @@ def read_accuracy_file(path: Path) -> pd.DataFrame:
         what = "(dataset, concept)" if out["dataset"].notna().any() else "concept"
         raise FitInputError(f"{path}: field 'concept': {first!r} occurs on lines {lines} (after normalising "
                             f"names with concept_key); each {what} may appear once")
-    return out
+    return out.sort_values("key", kind="stable").reset_index(drop=True)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -161,6 +162,7 @@ class CountsUsed:
     corpus: str | None
     method: str | None
     dataset: str | None  # the --dataset given, "per-row" for a pooled file, None for "all datasets"
+    notes: tuple[str, ...] = ()  # how rows of datasets the source lacks were joined
 
 
 def _pick(name: str, given: str | None, default: str, options: list[str], source: str) -> str:
@@ -202,15 +204,21 @@ def join_counts(table: pd.DataFrame, path: Path, *, counts: str | None, corpus: 
     _, upstream = counts_table.resolve(corpus=corpus, method=method)
     frame = counts_table.frame
     counted = set(frame.loc[(frame["corpus"] == corpus) & (frame["method"] == upstream), "dataset"])
+    notes = []
     for name, rows in table.groupby("dataset"):
         if name in counted:
             lookup = counts_table.concept_counts(corpus, method, name)
         elif name in counts_table.datasets():
-            continue  # counted, but not for this corpus/method: no counts rather than another dataset's
+            # Counted, but not for this corpus/method: no counts rather than another dataset's.
+            notes.append(f"dataset {name!r} has no {corpus}/{method} counts in {source!r}; its concepts have none")
+            continue
         else:
-            lookup = counts_table.concept_counts(corpus, method, None)  # unknown dataset: the concept's count
+            notes.append(f"dataset {name!r} is not in {source!r}; its concepts get their count over all datasets")
+            lookup = counts_table.concept_counts(corpus, method, None)
         joined[rows.index] = rows["concept"].map(lookup).astype(float)
-    return CountsUsed(joined, source, counts_table.revision, corpus, method, "per-row")
+    for note in notes:
+        typer.echo(f"note: {note}", err=True)
+    return CountsUsed(joined, source, counts_table.revision, corpus, method, "per-row", tuple(notes))
 
 
 def _report_missing(path: Path, keys: pd.Series, total: int, used: CountsUsed) -> list[str]:
@@ -351,12 +359,12 @@ def compare_fit(
 
 
 def _py(value: float) -> float | None:
-    return None if value is None or math.isnan(value) else float(value)
+    return None if value is None or not math.isfinite(value) else float(value)
 
 
 def _counts_meta(used: CountsUsed) -> dict:
     return {"counts_source": used.source, "counts_revision": used.revision, "counts_corpus": used.corpus,
-            "counts_method": used.method, "counts_dataset": used.dataset}
+            "counts_method": used.method, "counts_dataset": used.dataset, "counts_notes": list(used.notes)}
 
 
 def _counts_line(out: dict) -> str:
@@ -393,8 +401,10 @@ def _summary(out: dict, bins: list[dict]) -> str:
     ]
     for t in TARGETS_PCT:
         count = out[f"examples_needed_{t:g}"]
-        note = ("undefined (slope ≤ 0)" if count is None else
-                f"{count:.3g}" + (" (extrapolated)" if out[f"examples_needed_{t:g}_extrapolated"] else ""))
+        extrapolated = out[f"examples_needed_{t:g}_extrapolated"]
+        note = ("undefined (slope ≤ 0)" if extrapolated is None else
+                "beyond 1e308 (extrapolated)" if count is None else
+                f"{count:.3g}" + (" (extrapolated)" if extrapolated else ""))
         lines.append(f"examples needed for {t:g}%: {note}")
     if out["logistic"]:
         g = out["logistic"]
