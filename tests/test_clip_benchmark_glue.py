@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import os
+import subprocess
 import sys
 import types
 from pathlib import Path
@@ -162,6 +164,20 @@ def test_pth_line_matches_the_hook_targets():
     line = (Path(__file__).parents[1] / "src" / PTH).read_text()
     assert line.startswith("import ") and line.count("\n") == 1
     assert all(f'"{t}"' in line for t in hook.TARGETS) and hook.FINDER_NAME in line
+
+
+def test_pth_registers_once_and_degrades_without_the_package():
+    """Run the .pth line twice in a bare interpreter (-S, no PYTHONPATH: letitwag_bench not importable)."""
+    pth = Path(__file__).parents[1] / "src" / PTH
+    code = (f"import sys, warnings; line = open({str(pth)!r}).read(); exec(line); exec(line)\n"
+            "finders = [f for f in sys.meta_path if getattr(f, '__name__', '') == 'LetitwagClipBenchmarkFinder']\n"
+            "print(len(finders), finders[0].find_spec('json'))\n"
+            "with warnings.catch_warnings(record=True) as seen:\n"
+            "    warnings.simplefilter('always')\n"
+            "    print(finders[0].find_spec('clip_benchmark.cli'), 'hook unavailable' in str(seen[0].message))\n")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert out.stdout.split() == ["1", "None", "None", "True"]
 
 
 def test_installed_record_lists_the_pth():

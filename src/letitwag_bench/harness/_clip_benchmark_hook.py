@@ -1,11 +1,13 @@
 """The lazy post-import hook behind ``letitwag_bench_clip_benchmark.pth``.
 
 The .pth (installed at the top of site-packages by our distribution, so uninstalling removes it)
-puts a one-line meta-path finder first in ``sys.meta_path`` at interpreter start. That finder imports
-nothing and answers ``None`` at once for every module except the two in :data:`TARGETS`; only then
-does it import this module and call :func:`find_spec`, which lets the real finders locate the module
-and wraps its loader so that, right after the module has run, :func:`..clip_benchmark.install`
-patches it. ``LETITWAG_CLIP_BENCHMARK=off`` leaves clip_benchmark untouched.
+puts a small meta-path finder first in ``sys.meta_path`` at interpreter start (once, even where a
+``lib64 -> lib`` symlink makes site read the .pth twice). That finder imports nothing and answers
+``None`` at once for every module except the two in :data:`TARGETS`; only then does it import this
+module and call :func:`find_spec`, which lets the real finders locate the module and wraps its loader
+so that, right after the module has run, :func:`..clip_benchmark.install` patches it. If this package
+cannot be imported (a moved editable checkout), the finder warns and clip_benchmark runs unpatched.
+``LETITWAG_CLIP_BENCHMARK=off`` leaves clip_benchmark untouched.
 """
 
 from __future__ import annotations
