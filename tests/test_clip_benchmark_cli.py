@@ -74,6 +74,8 @@ def _results(folder: Path, name: str, result, n_images: int) -> tuple[dict, pd.D
     assert {"dataset", "model", "pretrained", "task", "metrics", "language"} <= dump.keys()
     metrics = dump["metrics"]
     assert {"acc1", "acc5", "mean_per_class_recall", *FLAT_KEYS} <= metrics.keys()
+    # flat, so that `clip_benchmark build` turns every key into a column
+    assert all(v is None or isinstance(v, (bool, int, float, str)) for v in metrics.values())
     sidecar = folder / f"{name}_laion400m_e32.concepts.csv"
     table = pd.read_csv(sidecar, keep_default_na=False, na_values=[""])
     assert list(table.columns) == SIDECAR_COLUMNS

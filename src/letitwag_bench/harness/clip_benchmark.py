@@ -1,7 +1,7 @@
 """clip_benchmark glue: ``clip_benchmark eval --dataset letitwag`` and ``--dataset letitwag/<name>``.
 
-clip_benchmark 1.6.2 has no plugin mechanism, so the lazy import hook ``_letitwag_bench_hook`` (a
-.pth-installed meta-path finder) hands us its modules right after they are imported, and
+clip_benchmark 1.6.2 has no plugin mechanism, so a lazy import hook (a .pth-installed meta-path
+finder, :mod:`._clip_benchmark_hook`) hands us its modules right after they are imported, and
 :func:`install` wraps three functions:
 
 - ``builder.build_dataset``: builds ``letitwag`` (Let It Wag!, 80 CLIP templates) and ``letitwag/<name>``
