@@ -21,7 +21,9 @@ class BuildPyWithPth(build_py):
         self.copy_file(str(Path("src", PTH)), str(Path(target, PTH)), preserve_mode=False)
 
     def get_outputs(self, include_bytecode: bool = True) -> list[str]:
-        return [*super().get_outputs(include_bytecode), str(Path(self.build_lib, PTH))]
+        outputs = super().get_outputs(include_bytecode)
+        # editable: the .pth went straight into the wheel; listing it here would make strict mode link it
+        return outputs if self.editable_mode else [*outputs, str(Path(self.build_lib, PTH))]
 
 
 setup(cmdclass={"build_py": BuildPyWithPth})
