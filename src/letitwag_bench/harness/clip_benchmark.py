@@ -77,6 +77,13 @@ class CountsChoice:
     corpus: str
     method: str  # upstream method name
     is_proxy: bool
+    dataset: str | None = None  # with `counts`: the counts dataset they were taken for
+    counts: pd.Series | None = None  # concept → count, looked up once when the run starts
+
+    def concept_counts(self, dataset: str) -> pd.Series:
+        if self.counts is not None and dataset == self.dataset:
+            return self.counts
+        return self.table.concept_counts(self.corpus, self.method, dataset=dataset)
 
 
 @functools.lru_cache(maxsize=4)
@@ -88,11 +95,15 @@ def _table(source: str) -> CountsTable:
 
 def choose_counts(pretrained: str, dataset: str) -> CountsChoice:
     """Counts for a run: environment overrides first, then the corpus the pretrained tag names."""
+    from letitwag_bench.counts import METHOD_ALIASES
+
     table = _table(os.environ.get("LETITWAG_COUNTS", "bundled"))
     inferred = infer_corpus(pretrained)
     corpus = os.environ.get("LETITWAG_CORPUS") or inferred or PROXY_CORPUS
-    corpus, method = table.resolve(dataset=dataset, corpus=corpus, method=os.environ.get("LETITWAG_METHOD", "matched"))
-    return CountsChoice(table, corpus, method, is_proxy=corpus != inferred)
+    method = os.environ.get("LETITWAG_METHOD", "matched")
+    counts = table.concept_counts(corpus, method, dataset=dataset)  # CountsError lists the valid names
+    return CountsChoice(table, corpus, METHOD_ALIASES.get(method, method), is_proxy=corpus != inferred,
+                        dataset=dataset, counts=counts)
 
 
 def _env_int(name: str, default: int) -> int:
@@ -233,7 +244,7 @@ def stratify(predictions: np.ndarray, targets: np.ndarray, strat: Stratification
     names: dict[str, list[str]] = {}
     for cls, concept in zip(strat.class_names, strat.class_concepts, strict=True):
         names.setdefault(concept, []).append(cls)
-    counts = choice.table.concept_counts(choice.corpus, choice.method, dataset=strat.dataset)
+    counts = choice.concept_counts(strat.dataset)
     table = pd.DataFrame({
         "concept": per.concept.astype(str),
         "class_name": ["; ".join(names[c]) for c in per.concept],
