@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from letitwag_bench.cli import counts, fit
+from letitwag_bench.cli import counts, fit, tasks
 
 app = typer.Typer(
     name="letitwag",
@@ -19,6 +19,7 @@ app = typer.Typer(
 app.add_typer(counts.app, name="counts")
 app.command("fit")(fit.fit)
 app.command("compare-fit")(fit.compare_fit)
+app.command("tasks-path")(tasks.tasks_path)
 
 
 def main() -> None:

@@ -1,1 +1,1 @@
-"""Thin adapters between the core and evaluation harnesses (clip_benchmark, lm-eval)."""
+"""Thin adapters between evaluation harnesses and the core (counts, stats); the core never imports them."""
