@@ -52,6 +52,22 @@ def test_choose_counts_proxy_and_overrides(monkeypatch):
         glue.choose_counts("cc12m", "imagenet")
 
 
+@pytest.mark.parametrize(("dataset", "corpus", "method"), [
+    ("letitwag", "laion400m", "matched"), ("letitwag", "cc3m", "text"), ("imagenet", "yfcc15m", "image"),
+    ("imagenet-r", "laion400m", "matched"), ("stanfordcars", "cc12m", "matched"), ("sun397", "laion400m", "text"),
+])
+def test_bundled_fast_path_matches_counts_table(monkeypatch, dataset, corpus, method):
+    monkeypatch.delenv("LETITWAG_COUNTS", raising=False)
+    monkeypatch.setenv("LETITWAG_CORPUS", corpus)
+    monkeypatch.setenv("LETITWAG_METHOD", method)
+    table = load_counts("bundled")
+    choice = glue.choose_counts("x", dataset)
+    expected = table.concept_counts(corpus, method, dataset=dataset)
+    assert choice.counts.sort_index().to_dict() == expected.sort_index().to_dict()
+    assert (choice.source, choice.revision) == (table.source, table.revision)
+    assert glue.counted_concepts(dataset) == set(table.classes(dataset)["concept"])
+
+
 def test_sidecar_path():
     assert glue.sidecar_path("out/a_b.json") == Path("out/a_b.concepts.csv")
     assert glue.sidecar_path("results") == Path("results.concepts.csv")
@@ -87,7 +103,7 @@ def test_stratify_joins_counts_and_counts_correct():
     predictions = targets.copy()
     first = np.r_[0, np.cumsum(np.arange(1, len(concepts) + 1))[:-1]]
     predictions[first] = (targets[first] + 1) % len(concepts)  # first sample of every class wrong
-    choice = glue.CountsChoice(table, "laion400m", "integrated_tlemmatized_i0.7", is_proxy=False)
+    choice = glue.choose_counts("laion400m_e32", "letitwag")
     result = glue.stratify(predictions, targets, _strat(concepts), choice, n_bootstrap=50)
     got = result.table.set_index("concept")
     assert list(result.table.columns) == list(glue.SIDECAR_COLUMNS)
@@ -103,7 +119,7 @@ def test_stratify_joins_counts_and_counts_correct():
 def test_stratify_reports_a_failed_fit():
     table = load_counts("bundled")
     known = list(table.concept_counts("laion400m", "matched", dataset="letitwag").index[:1])
-    choice = glue.CountsChoice(table, "laion400m", "integrated_tlemmatized_i0.7", is_proxy=False)
+    choice = glue.choose_counts("laion400m_e32", "letitwag")
     result = glue.stratify(np.array([0, 0]), np.array([0, 0]), _strat(known), choice, n_bootstrap=50)
     assert result.metrics["slope"] is None and result.metrics["letitwag_error"]
     assert len(result.table) == 1

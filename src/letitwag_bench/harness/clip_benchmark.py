@@ -73,17 +73,15 @@ def infer_corpus(pretrained: str) -> str | None:
 
 @dataclass(frozen=True)
 class CountsChoice:
-    table: CountsTable
+    """The counts of one run: where they come from and concept → count for `dataset`."""
+
+    source: str
+    revision: str
     corpus: str
     method: str  # upstream method name
     is_proxy: bool
-    dataset: str | None = None  # with `counts`: the counts dataset they were taken for
-    counts: pd.Series | None = None  # concept → count, looked up once when the run starts
-
-    def concept_counts(self, dataset: str) -> pd.Series:
-        if self.counts is not None and dataset == self.dataset:
-            return self.counts
-        return self.table.concept_counts(self.corpus, self.method, dataset=dataset)
+    dataset: str
+    counts: pd.Series
 
 
 @functools.lru_cache(maxsize=4)
@@ -93,17 +91,50 @@ def _table(source: str) -> CountsTable:
     return load_counts(source)
 
 
+def _bundled_rows(columns: list[str], **equal: str) -> pd.DataFrame:
+    """Rows of the bundled counts parquet where each column in `equal` has that value.
+
+    Reading one slice with a pushed-down filter takes milliseconds where building the whole
+    :class:`CountsTable` takes a few hundred; ``test_bundled_fast_path_matches_counts_table`` keeps the
+    two equal. Any other source goes through :func:`letitwag_bench.counts.load_counts`.
+    """
+    from importlib import resources
+
+    import pyarrow.parquet as pq
+
+    path = resources.files("letitwag_bench") / "data" / "counts.parquet"
+    filters = [(k, "=", v) for k, v in equal.items()]
+    return pq.read_table(str(path), columns=columns, filters=filters).to_pandas()
+
+
 def choose_counts(pretrained: str, dataset: str) -> CountsChoice:
     """Counts for a run: environment overrides first, then the corpus the pretrained tag names."""
-    from letitwag_bench.counts import METHOD_ALIASES
+    from letitwag_bench.counts import BUNDLED_REVISION, METHOD_ALIASES
 
-    table = _table(os.environ.get("LETITWAG_COUNTS", "bundled"))
+    source = os.environ.get("LETITWAG_COUNTS", "bundled")
     inferred = infer_corpus(pretrained)
     corpus = os.environ.get("LETITWAG_CORPUS") or inferred or PROXY_CORPUS
     method = os.environ.get("LETITWAG_METHOD", "matched")
-    counts = table.concept_counts(corpus, method, dataset=dataset)  # CountsError lists the valid names
-    return CountsChoice(table, corpus, METHOD_ALIASES.get(method, method), is_proxy=corpus != inferred,
-                        dataset=dataset, counts=counts)
+    upstream = METHOD_ALIASES.get(method, method)
+    if source == "bundled":
+        rows = _bundled_rows(["concept", "count"], dataset=dataset, corpus=corpus, method=upstream)
+        if len(rows):
+            return CountsChoice(source, BUNDLED_REVISION, corpus, upstream, corpus != inferred, dataset,
+                                rows.groupby("concept")["count"].max())
+    # other sources, and unknown names in the bundled one (CountsError lists the valid names)
+    table = _table(source)
+    counts = table.concept_counts(corpus, method, dataset=dataset)
+    return CountsChoice(table.source, table.revision, corpus, upstream, corpus != inferred, dataset, counts)
+
+
+def counted_concepts(dataset: str) -> set[str]:
+    """Concept keys the counts source holds for `dataset` (any corpus or method)."""
+    source = os.environ.get("LETITWAG_COUNTS", "bundled")
+    if source == "bundled":
+        rows = _bundled_rows(["concept"], dataset=dataset)
+        if len(rows):
+            return set(rows["concept"])
+    return set(_table(source).classes(dataset)["concept"])
 
 
 def _env_int(name: str, default: int) -> int:
@@ -173,10 +204,10 @@ def build_letitwag(root: str | None, transform: Any, split: str, language: str,
     return torch_ds
 
 
-def stratification_for(name: str, class_names: list[str], table: CountsTable) -> Stratification:
+def stratification_for(name: str, class_names: list[str]) -> Stratification:
     """Class → concept map of clip_benchmark dataset `name` (see :mod:`..datasets.clip_benchmark_classes`)."""
     counts_ds = COUNTS_DATASET[name]
-    found = map_classes(counts_ds, class_names, set(table.classes(counts_ds)["concept"]))
+    found = map_classes(counts_ds, class_names, counted_concepts(counts_ds))
     return Stratification(
         dataset=counts_ds,
         class_names=list(class_names),
@@ -207,8 +238,7 @@ def _wrap_build_dataset(original):
                              f"{', '.join(PREFIX + n for n in COUNTS_DATASET)}")
         a["dataset_name"] = name
         ds = original(*bound.args, **bound.kwargs)
-        table = _table(os.environ.get("LETITWAG_COUNTS", "bundled"))
-        ds.letitwag_stratification = stratification_for(name, list(ds.classes), table)
+        ds.letitwag_stratification = stratification_for(name, list(ds.classes))
         return ds
 
     setattr(build_dataset, _MARK, True)
@@ -244,7 +274,9 @@ def stratify(predictions: np.ndarray, targets: np.ndarray, strat: Stratification
     names: dict[str, list[str]] = {}
     for cls, concept in zip(strat.class_names, strat.class_concepts, strict=True):
         names.setdefault(concept, []).append(cls)
-    counts = choice.concept_counts(strat.dataset)
+    if choice.dataset != strat.dataset:
+        raise ValueError(f"counts chosen for {choice.dataset!r}, results are for {strat.dataset!r}")
+    counts = choice.counts
     table = pd.DataFrame({
         "concept": per.concept.astype(str),
         "class_name": ["; ".join(names[c]) for c in per.concept],
@@ -255,7 +287,7 @@ def stratify(predictions: np.ndarray, targets: np.ndarray, strat: Stratification
         "count": pd.Series(per.concept.astype(str)).map(counts).astype("Int64"),
     })
     metrics: dict[str, Any] = {
-        "counts_source": choice.table.source, "counts_revision": choice.table.revision,
+        "counts_source": choice.source, "counts_revision": choice.revision,
         "counts_corpus": choice.corpus, "counts_method": choice.method,
         "counts_corpus_is_proxy": choice.is_proxy, "counts_dataset": strat.dataset,
         "n_concepts_without_count": int(table["count"].isna().sum()),
