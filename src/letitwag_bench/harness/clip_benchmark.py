@@ -104,7 +104,10 @@ def _bundled_rows(columns: list[str], **equal: str) -> pd.DataFrame:
 
     path = resources.files("letitwag_bench") / "data" / "counts.parquet"
     filters = [(k, "=", v) for k, v in equal.items()]
-    return pq.read_table(str(path), columns=columns, filters=filters).to_pandas()
+    # dictionary-decoding the string columns halves the read; the few matching rows are cast back
+    strings = ["concept", "dataset", "corpus", "method"]
+    frame = pq.read_table(str(path), columns=columns, filters=filters, read_dictionary=strings).to_pandas()
+    return frame.astype({c: str for c in columns if c in strings})
 
 
 def choose_counts(pretrained: str, dataset: str) -> CountsChoice:
