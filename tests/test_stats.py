@@ -307,3 +307,18 @@ def test_binned_curve_partitions_the_concepts(rows, n_bins):
     assert np.sum(curve.mean[full] * curve.n[full]) == pytest.approx(100 * accuracy.sum(), abs=1e-6)
     assert np.isnan(curve.mean[~full]).all()
     assert curve.edges[0] == x.min() and curve.edges[-1] == pytest.approx(x.max())
+
+
+def test_fit_scaling_many_is_bit_identical_to_single_fits():
+    """A model's numbers must not depend on which other models are fitted with it (leaderboard vs `fit`)."""
+    rng = np.random.default_rng(7)
+    k = 400
+    counts = np.floor(10 ** rng.uniform(0, 6, k))
+    acc = rng.binomial(50, rng.uniform(0.05, 0.95, (19, k))) / 50
+    many = stats.fit_scaling_many(acc, counts, n_bootstrap=300, seed=3)
+    few = stats.fit_scaling_many(acc[[18, 2]], counts, n_bootstrap=300, seed=3)
+    for j in (0, 2, 17, 18):
+        single = stats.fit_scaling(acc[j], counts, n_bootstrap=300, seed=3)
+        assert many[j].to_dict() == single.to_dict()
+    assert few[0].to_dict() == many[18].to_dict() and few[1].to_dict() == many[2].to_dict()
+    assert len({f.slope for f in many}) == 19

@@ -51,6 +51,8 @@ CI_METHODS = ("percentile", "bca")
 WEIGHTINGS = ("equal", "n")
 MIN_CONCEPTS = 3
 # Entries of the bootstrap weight matrix built per step (rows × k): keeps the working set in cache.
+_BLOCK_ROWS = 256  # resamples per matrix product
+_GROUP_COLS = 40  # sufficient-statistic columns per matrix product (16 models)
 _CHUNK_ENTRIES = 2**16
 
 
@@ -306,26 +308,36 @@ def _slope_from_sums(s: np.ndarray) -> np.ndarray:
 
 
 def _resample_sums(suff: np.ndarray, n_bootstrap: int, seed: int) -> np.ndarray:
-    """(n_bootstrap, 5) sufficient-statistic sums of bootstrap resamples of the k concepts.
+    """(n_bootstrap, c) sufficient-statistic sums of bootstrap resamples of the k concepts (rows of `suff`).
 
-    Resamples are built a block of rows at a time (about 65k indices, so the block stays in cache and
-    memory stays bounded for any k): the block's concept indices come from one
-    ``default_rng(seed)`` stream, each row's multiplicities are a bincount of its indices (with row
-    offsets), and multiplicities @ suff gives the sums. The result depends only on
-    (suff, n_bootstrap, seed).
+    The concept indices come from one ``default_rng(seed)`` stream, drawn a block of rows at a time
+    (about 65k indices per draw, so memory stays bounded for any k); each row's multiplicities are a
+    bincount of its indices (with row offsets), and multiplicities @ suff gives the sums. The matrix
+    product runs on row blocks of at least 256 resamples and on column groups of a fixed width
+    (zero-padded), so every column's floating-point sums are formed the same way whatever else is in
+    `suff`: the result for one model is bit-identical whether it is fitted alone or with others.
     """
-    k = suff.shape[0]
+    k, c = suff.shape
     rng = np.random.default_rng(seed)
     dtype = np.uint16 if k <= np.iinfo(np.uint16).max else np.int64  # fewer random bits when they suffice
-    out = np.empty((n_bootstrap, suff.shape[1]))
     chunk = max(1, _CHUNK_ENTRIES // k)
+    block = chunk * -(-_BLOCK_ROWS // chunk)
+    width = -(-c // _GROUP_COLS) * _GROUP_COLS
+    padded = np.zeros((k, width))
+    padded[:, :c] = suff
+    out = np.empty((n_bootstrap, width))
     offsets = (np.arange(chunk, dtype=np.int64) * k)[:, None]
-    for start in range(0, n_bootstrap, chunk):
-        rows = min(chunk, n_bootstrap - start)
-        block = rng.integers(0, k, size=(rows, k), dtype=dtype)
-        weights = np.bincount((block + offsets[:rows]).ravel(), minlength=rows * k).reshape(rows, k)
-        out[start:start + rows] = weights @ suff
-    return out
+    weights = np.empty((block, k))
+    for start in range(0, n_bootstrap, block):
+        stop = min(start + block, n_bootstrap)
+        for first in range(0, stop - start, chunk):
+            rows = min(chunk, stop - start - first)
+            draws = rng.integers(0, k, size=(rows, k), dtype=dtype)
+            weights[first:first + rows] = np.bincount((draws + offsets[:rows]).ravel(),
+                                                      minlength=rows * k).reshape(rows, k)
+        for g in range(0, width, _GROUP_COLS):
+            out[start:stop, g:g + _GROUP_COLS] = weights[:stop - start] @ padded[:, g:g + _GROUP_COLS]
+    return out[:, :c]
 
 
 def _jackknife_slopes(suff: np.ndarray) -> np.ndarray:
@@ -448,45 +460,76 @@ def fit_scaling(accuracy: ArrayLike, counts: ArrayLike, *, n: ArrayLike | None =
     Raises :class:`StatsError` for empty input, fewer than 3 concepts, NaN, accuracies outside [0, 1],
     negative counts, or counts that all give the same x.
     """
-    acc, raw, x, n_arr = _inputs(accuracy, counts, n)
-    _check_fit_design(x)
+    acc = _float_vector(accuracy, "accuracy")
+    return fit_scaling_many(acc[None, :], counts, n=None if n is None else np.asarray(n)[None, :],
+                            weighting=weighting, n_bootstrap=n_bootstrap, seed=seed, ci_level=ci_level,
+                            n_bins=n_bins, tail_threshold=tail_threshold, ci_method=ci_method)[0]
+
+
+def fit_scaling_many(accuracy: ArrayLike, counts: ArrayLike, *, n: ArrayLike | None = None,
+                     weighting: str = "equal", n_bootstrap: int = 2000, seed: int = 0,
+                     ci_level: float = 0.95, n_bins: int = 12, tail_threshold: float = DEFAULT_TAIL_THRESHOLD,
+                     ci_method: str = "percentile") -> list[ScalingFit]:
+    """:func:`fit_scaling` for m models evaluated on the same k concepts with the same counts.
+
+    accuracy: (m, k) fractions; counts: (k,); n: (m, k) or None. The models share one set of bootstrap
+    resamples (the concept draws that `seed` gives any single fit), and one matrix product serves them
+    all, so a leaderboard of many models costs little more than one fit. Row j of the result is
+    :func:`fit_scaling` of row j.
+    """
+    try:
+        acc_all = np.asarray(accuracy, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise StatsError(f"accuracy must be numeric, got {err}") from err
+    if acc_all.ndim != 2 or acc_all.shape[0] == 0:
+        raise StatsError(f"accuracy must be a non-empty (models, concepts) array, got shape {acc_all.shape}")
+    n_all = None if n is None else np.asarray(n)
+    if n_all is not None and (n_all.ndim != 2 or n_all.shape[0] != acc_all.shape[0]):
+        raise StatsError(f"n must have one row per model like accuracy {acc_all.shape}, got shape {n_all.shape}")
     _check_options(n_bootstrap, ci_level, ci_method)
     if weighting not in WEIGHTINGS:
         raise StatsError(f"weighting must be one of {WEIGHTINGS}, got {weighting!r}")
-    if weighting == "n" and n_arr is None:
+    if weighting == "n" and n_all is None:
         raise StatsError("weighting='n' needs n, the number of test samples per concept")
     if not tail_threshold > 0:
         raise StatsError(f"tail_threshold must be > 0, got {tail_threshold}")
-    y = 100.0 * acc
-    w = n_arr if weighting == "n" else np.ones_like(y)
 
-    suff = _suff(x, y, w)
-    slope = float(_slope_from_sums(suff.sum(axis=0)))
-    wx, wy = np.average(x, weights=w), np.average(y, weights=w)
-    intercept = wy - slope * wx
-    boots = _slope_from_sums(_resample_sums(suff, n_bootstrap, seed))
-    lo, hi = _interval(slope, boots, suff, ci_level, ci_method)
-    finite = boots[np.isfinite(boots)]
-    slope_se = float(finite.std(ddof=1)) if finite.size > 1 else math.nan
-
-    if np.ptp(y) == 0:
-        pearson, spearman = math.nan, math.nan
-    else:
-        pearson = _pearson(x, y)
-        spearman = float(sps.spearmanr(x, y).statistic)
+    rows = [_inputs(acc_all[j], counts, None if n_all is None else n_all[j]) for j in range(acc_all.shape[0])]
+    raw, x = rows[0][1], rows[0][2]
+    _check_fit_design(x)
+    ys = [100.0 * acc for acc, *_ in rows]
+    ws = [n_arr if weighting == "n" else np.ones_like(x) for *_, n_arr in rows]
+    suffs = [_suff(x, y, w) for y, w in zip(ys, ws, strict=True)]
+    # (n_bootstrap, m, 5) resampled sums for all models from one set of draws.
+    boot_sums = _resample_sums(np.hstack(suffs), n_bootstrap, seed).reshape(n_bootstrap, len(rows), 5)
+    all_boots = _slope_from_sums(boot_sums)
 
     tail = raw < tail_threshold
     q25, q75 = np.quantile(x, [0.25, 0.75])
-    return ScalingFit(
-        slope=slope, intercept=float(intercept), slope_ci_low=lo, slope_ci_high=hi,
-        pearson_r=pearson, spearman_rho=spearman, n_concepts=int(x.size), n_zero_count=int(np.sum(raw == 0)),
-        ci_level=float(ci_level), n_bootstrap=int(n_bootstrap), seed=int(seed), ci_method=ci_method,
-        binned=_binned(x, y, n_bins),
-        tail_accuracy=_mean_or_nan(y[tail]), head_accuracy=_mean_or_nan(y[~tail]),
-        tail_quartile_accuracy=_mean_or_nan(y[x <= q25]), head_quartile_accuracy=_mean_or_nan(y[x >= q75]),
-        tail_threshold=float(tail_threshold), log_count_min=float(x.min()), log_count_max=float(x.max()),
-        slope_se=slope_se, weighting=weighting, n_tail=int(tail.sum()), n_head=int((~tail).sum()),
-    )
+    fits = []
+    for j, (y, w, suff) in enumerate(zip(ys, ws, suffs, strict=True)):
+        slope = float(_slope_from_sums(suff.sum(axis=0)))
+        intercept = np.average(y, weights=w) - slope * np.average(x, weights=w)
+        boots = all_boots[:, j]
+        lo, hi = _interval(slope, boots, suff, ci_level, ci_method)
+        finite = boots[np.isfinite(boots)]
+        if np.ptp(y) == 0:
+            pearson, spearman = math.nan, math.nan
+        else:
+            pearson = _pearson(x, y)
+            spearman = float(sps.spearmanr(x, y).statistic)
+        fits.append(ScalingFit(
+            slope=slope, intercept=float(intercept), slope_ci_low=lo, slope_ci_high=hi,
+            pearson_r=pearson, spearman_rho=spearman, n_concepts=int(x.size), n_zero_count=int(np.sum(raw == 0)),
+            ci_level=float(ci_level), n_bootstrap=int(n_bootstrap), seed=int(seed), ci_method=ci_method,
+            binned=_binned(x, y, n_bins),
+            tail_accuracy=_mean_or_nan(y[tail]), head_accuracy=_mean_or_nan(y[~tail]),
+            tail_quartile_accuracy=_mean_or_nan(y[x <= q25]), head_quartile_accuracy=_mean_or_nan(y[x >= q75]),
+            tail_threshold=float(tail_threshold), log_count_min=float(x.min()), log_count_max=float(x.max()),
+            slope_se=float(finite.std(ddof=1)) if finite.size > 1 else math.nan,
+            weighting=weighting, n_tail=int(tail.sum()), n_head=int((~tail).sum()),
+        ))
+    return fits
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from letitwag_bench.cli import counts, fit, tasks
+from letitwag_bench.cli import counts, fit, leaderboard, tasks
 
 app = typer.Typer(
     name="letitwag",
@@ -20,6 +20,9 @@ app.add_typer(counts.app, name="counts")
 app.command("fit")(fit.fit)
 app.command("compare-fit")(fit.compare_fit)
 app.command("tasks-path")(tasks.tasks_path)
+app.add_typer(leaderboard.app, name="leaderboard")
+app.command()(leaderboard.submit)
+app.command()(leaderboard.compare)
 
 
 def main() -> None:
