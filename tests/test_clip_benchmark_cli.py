@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from letitwag_bench.cli import app
 from letitwag_bench.concepts import concept_key, strip_domain_suffix
 from letitwag_bench.counts import load_counts
+from letitwag_bench.submit import read_clip_benchmark
 
 pytestmark = pytest.mark.slow
 
@@ -110,6 +111,9 @@ def test_letitwag_eval(runs):
     refit_out = json.loads(refit.stdout)
     for key in ("slope", "slope_ci_low", "slope_ci_high", "intercept", "n_concepts", "n_zero_count"):
         assert refit_out[key] == metrics[key], key
+    # ...and `letitwag submit` reads the JSON with its sidecar.
+    submission = read_clip_benchmark(folder / "letitwag_laion400m_e32.json")
+    assert submission.counts.corpus == "laion400m" and len(submission.rows) == len(LABELS)
 
 
 def test_stratified_imagenet_r_eval(runs):
