@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from letitwag_bench.cli import counts, fit, leaderboard, tasks
+from letitwag_bench.cli import eval as eval_cli
 
 app = typer.Typer(
     name="letitwag",
@@ -23,6 +24,7 @@ app.command("tasks-path")(tasks.tasks_path)
 app.add_typer(leaderboard.app, name="leaderboard")
 app.command()(leaderboard.submit)
 app.command()(leaderboard.compare)
+app.command("eval")(eval_cli.evaluate_models)
 
 
 def main() -> None:
