@@ -51,8 +51,6 @@ CI_METHODS = ("percentile", "bca")
 WEIGHTINGS = ("equal", "n")
 MIN_CONCEPTS = 3
 # Entries of the bootstrap weight matrix built per step (rows × k): keeps the working set in cache.
-_BLOCK_ROWS = 256  # resamples per matrix product
-_GROUP_COLS = 10  # sufficient-statistic columns per matrix product (2 models)
 _CHUNK_ENTRIES = 2**16
 
 
@@ -307,37 +305,30 @@ def _slope_from_sums(s: np.ndarray) -> np.ndarray:
     return np.where(sxx > 1e-10 * s0 * s3, slope, np.nan)
 
 
-def _resample_sums(suff: np.ndarray, n_bootstrap: int, seed: int) -> np.ndarray:
-    """(n_bootstrap, c) sufficient-statistic sums of bootstrap resamples of the k concepts (rows of `suff`).
+def _resample_sums(suffs: list[np.ndarray], n_bootstrap: int, seed: int) -> np.ndarray:
+    """(n_bootstrap, m, 5) sufficient-statistic sums of bootstrap resamples of the k concepts, for each of
+    m models' (k, 5) statistics in `suffs`.
 
-    The concept indices come from one ``default_rng(seed)`` stream, drawn a block of rows at a time
-    (about 65k indices per draw, so memory stays bounded for any k); each row's multiplicities are a
-    bincount of its indices (with row offsets), and multiplicities @ suff gives the sums. The matrix
-    product runs on row blocks of at least 256 resamples and on column groups of a fixed width
-    (zero-padded), so every column's floating-point sums are formed the same way whatever else is in
-    `suff`: the result for one model is bit-identical whether it is fitted alone or with others.
+    Resamples are built a block of rows at a time (about 65k indices, so the block stays in cache and
+    memory stays bounded for any k): the block's concept indices come from one ``default_rng(seed)``
+    stream, each row's multiplicities are a bincount of its indices (with row offsets), and
+    multiplicities @ suff gives the sums. The draws are shared by all models, and each model's product
+    is the same (rows, k) @ (k, 5) operation whatever the other models are, so a model's result is
+    bit-identical whether it is fitted alone or with others, and depends only on (suff, n_bootstrap, seed).
     """
-    k, c = suff.shape
+    k = suffs[0].shape[0]
     rng = np.random.default_rng(seed)
     dtype = np.uint16 if k <= np.iinfo(np.uint16).max else np.int64  # fewer random bits when they suffice
+    out = np.empty((n_bootstrap, len(suffs), 5))
     chunk = max(1, _CHUNK_ENTRIES // k)
-    block = chunk * -(-_BLOCK_ROWS // chunk)
-    width = -(-c // _GROUP_COLS) * _GROUP_COLS
-    padded = np.zeros((k, width))
-    padded[:, :c] = suff
-    out = np.empty((n_bootstrap, width))
     offsets = (np.arange(chunk, dtype=np.int64) * k)[:, None]
-    weights = np.empty((block, k))
-    for start in range(0, n_bootstrap, block):
-        stop = min(start + block, n_bootstrap)
-        for first in range(0, stop - start, chunk):
-            rows = min(chunk, stop - start - first)
-            draws = rng.integers(0, k, size=(rows, k), dtype=dtype)
-            weights[first:first + rows] = np.bincount((draws + offsets[:rows]).ravel(),
-                                                      minlength=rows * k).reshape(rows, k)
-        for g in range(0, width, _GROUP_COLS):
-            out[start:stop, g:g + _GROUP_COLS] = weights[:stop - start] @ padded[:, g:g + _GROUP_COLS]
-    return out[:, :c]
+    for start in range(0, n_bootstrap, chunk):
+        rows = min(chunk, n_bootstrap - start)
+        block = rng.integers(0, k, size=(rows, k), dtype=dtype)
+        weights = np.bincount((block + offsets[:rows]).ravel(), minlength=rows * k).reshape(rows, k)
+        for j, suff in enumerate(suffs):
+            out[start:start + rows, j] = weights @ suff
+    return out
 
 
 def _jackknife_slopes(suff: np.ndarray) -> np.ndarray:
@@ -501,7 +492,7 @@ def fit_scaling_many(accuracy: ArrayLike, counts: ArrayLike, *, n: ArrayLike | N
     ws = [n_arr if weighting == "n" else np.ones_like(x) for *_, n_arr in rows]
     suffs = [_suff(x, y, w) for y, w in zip(ys, ws, strict=True)]
     # (n_bootstrap, m, 5) resampled sums for all models from one set of draws.
-    boot_sums = _resample_sums(np.hstack(suffs), n_bootstrap, seed).reshape(n_bootstrap, len(rows), 5)
+    boot_sums = _resample_sums(suffs, n_bootstrap, seed)
     all_boots = _slope_from_sums(boot_sums)
 
     tail = raw < tail_threshold
@@ -686,7 +677,7 @@ def compare_slopes(accuracy_a: ArrayLike, accuracy_b: ArrayLike, counts: ArrayLi
     slope_b = float(_slope_from_sums(_suff(x, 100 * acc_b, w).sum(axis=0)))
     suff = _suff(x, 100 * (acc_a - acc_b), w)
     diff = float(_slope_from_sums(suff.sum(axis=0)))
-    boots = _slope_from_sums(_resample_sums(suff, n_bootstrap, seed))
+    boots = _slope_from_sums(_resample_sums([suff], n_bootstrap, seed)[:, 0])
     lo, hi = _interval(diff, boots, suff, ci_level, ci_method)
     finite = boots[np.isfinite(boots)]
     p = min(1.0, 2 * min(1 + np.sum(finite <= 0), 1 + np.sum(finite >= 0)) / (finite.size + 1))
