@@ -15,8 +15,11 @@ import pytest
 from _clip_benchmark_support import PTH, hook_active, synthetic_images, write_letitwag_parquet
 
 from letitwag_bench import counts as counts_module
+from letitwag_bench.concept_results import SIDECAR_COLUMNS, sidecar_path
 from letitwag_bench.concepts import concept_key
 from letitwag_bench.counts import load_counts
+from letitwag_bench.counts_choice import infer_corpus
+from letitwag_bench.datasets.templates import clip_templates
 from letitwag_bench.harness import _clip_benchmark_hook as hook
 from letitwag_bench.harness import clip_benchmark as glue
 
@@ -33,7 +36,7 @@ def test_letitwag_name_matches_counts():
     ("datacomp_xl_s13b_b90k", None), ("mycc12mx", None),
 ])
 def test_infer_corpus(tag, corpus):
-    assert glue.infer_corpus(tag) == corpus
+    assert infer_corpus(tag) == corpus
 
 
 def test_choose_counts_proxy_and_overrides(monkeypatch):
@@ -69,8 +72,8 @@ def test_bundled_fast_path_matches_counts_table(monkeypatch, dataset, corpus, me
 
 
 def test_sidecar_path():
-    assert glue.sidecar_path("out/a_b.json") == Path("out/a_b.concepts.csv")
-    assert glue.sidecar_path("results") == Path("results.concepts.csv")
+    assert sidecar_path("out/a_b.json") == Path("out/a_b.concepts.csv")
+    assert sidecar_path("results") == Path("results.concepts.csv")
 
 
 def test_accuracy_matches_numpy_reference():
@@ -86,7 +89,7 @@ def test_default_templates_are_clip_benchmarks_80():
     import clip_benchmark.datasets.builder as builder
 
     shipped = json.loads((Path(builder.__file__).parent / "en_zeroshot_classification_templates.json").read_text())
-    templates = glue._templates("en", None, ["letitwag"])
+    templates = clip_templates("en", None, ["letitwag"])
     assert templates == shipped["imagenet1k"] and len(templates) == 80
 
 
@@ -106,7 +109,7 @@ def test_stratify_joins_counts_and_counts_correct():
     choice = glue.choose_counts("laion400m_e32", "letitwag")
     result = glue.stratify(predictions, targets, _strat(concepts), choice, n_bootstrap=50)
     got = result.table.set_index("concept")
-    assert list(result.table.columns) == list(glue.SIDECAR_COLUMNS)
+    assert list(result.table.columns) == list(SIDECAR_COLUMNS)
     for i, c in enumerate(concepts):
         assert (got.loc[c, "n"], got.loc[c, "correct"]) == (i + 1, i)
     counts = table.concept_counts("laion400m", "matched", dataset="letitwag")
