@@ -8,7 +8,8 @@ finder, :mod:`._clip_benchmark_hook`) hands us its modules right after they are 
   (clip_benchmark's own ``<name>``, untouched, plus the class → concept map); other names go straight
   to the original;
 - ``zeroshot_classification.evaluate``: for our datasets only, runs the original while capturing the
-  logits (and with a numpy ≥ 2.4–safe ``accuracy``), then adds the scaling fit to the metrics;
+  logits (and with a numpy ≥ 2.4–safe ``accuracy``) — or, for ``letitwag`` on a CUDA device, the fast
+  engine of ``letitwag eval`` (:func:`use_fast_path`) — then adds the scaling fit to the metrics;
 - ``cli.run``: for our datasets only, resolves the counts before the model loads and writes the
   per-concept sidecar next to ``--output`` afterwards.
 
@@ -248,25 +249,63 @@ class _Run:
 _current: _Run | None = None
 
 
+def use_fast_path(model: Any, dataset: Any, device: Any, *, save_clf: Any = None, load_clfs: Any = ()) -> bool:
+    """Whether :func:`fast_evaluate` replaces clip_benchmark's loop: for Let It Wag! (whose encoded images
+    can be read undecoded) with an open_clip model on an available CUDA device, unless the run saves or
+    loads classifiers or ``LETITWAG_FAST_EVAL=0``. Everything else, CPU runs included, takes the standard path."""
+    import torch
+
+    from letitwag_bench.datasets.letitwag import LetItWagTorchDataset
+
+    return (os.environ.get("LETITWAG_FAST_EVAL", "1") != "0"
+            and isinstance(dataset, LetItWagTorchDataset)
+            and save_clf is None and not load_clfs
+            and getattr(getattr(model, "visual", None), "preprocess_cfg", None) is not None
+            and torch.device(device).type == "cuda" and torch.cuda.is_available())
+
+
+def fast_evaluate(model: Any, dataloader: Any, tokenizer: Any, classnames: list[str], templates: list[str],
+                  device: Any, amp: bool) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
+    """clip_benchmark's metrics, predictions and targets by :mod:`letitwag_bench.fasteval` (JPEGs decoded
+    and preprocessed on the GPU, the classifier encoded in large batches)."""
+    from letitwag_bench import fasteval
+
+    source = fasteval.ImageSource.from_dataset(dataloader.dataset.ds)
+    run = fasteval.evaluate([fasteval.LoadedModel.wrap(model, tokenizer)], source, classnames, templates,
+                            device=device, batch_size=dataloader.batch_size or 256, amp=amp,
+                            workers=os.cpu_count() or 1)
+    pred = run.predictions[0]
+    return pred.metrics(), pred.top1, pred.labels
+
+
 def _wrap_evaluate(zsc: ModuleType, original):
+    signature = inspect.signature(original)
+
     @functools.wraps(original)
     def evaluate(model, dataloader, *args, **kwargs):
         strat = getattr(getattr(dataloader, "dataset", None), "letitwag_stratification", None)
         if strat is None:
             return original(model, dataloader, *args, **kwargs)
-        captured: list = []
-        run_classification = zsc.run_classification
+        bound = signature.bind(model, dataloader, *args, **kwargs)
+        bound.apply_defaults()
+        a = bound.arguments
+        if use_fast_path(model, dataloader.dataset, a["device"], save_clf=a["save_clf"], load_clfs=a["load_clfs"]):
+            metrics, predictions, targets = fast_evaluate(model, dataloader, a["tokenizer"], a["classnames"],
+                                                          a["templates"], a["device"], a["amp"])
+        else:
+            captured: list = []
+            run_classification = zsc.run_classification
 
-        def capture(*a, **k):
-            captured[:] = run_classification(*a, **k)
-            return tuple(captured)
+            def capture(*a, **k):
+                captured[:] = run_classification(*a, **k)
+                return tuple(captured)
 
-        with _swapped(zsc, run_classification=capture, accuracy=accuracy):
-            metrics = original(model, dataloader, *args, **kwargs)
-        logits, target = captured
+            with _swapped(zsc, run_classification=capture, accuracy=accuracy):
+                metrics = original(model, dataloader, *args, **kwargs)
+            predictions, targets = captured[0].argmax(dim=1).numpy(), captured[1].numpy()
         run = _current or _Run(pretrained="")
         choice = run.choice or choose_counts(run.pretrained, strat.dataset)
-        result = stratify(logits.argmax(dim=1).numpy(), target.numpy(), strat, choice,
+        result = stratify(predictions, targets, strat, choice,
                           n_bootstrap=_env_int("LETITWAG_N_BOOTSTRAP", 2000), seed=_env_int("LETITWAG_SEED", 0))
         run.result = result
         return {**metrics, **result.metrics}
