@@ -260,15 +260,20 @@ def _unpack(results: dict) -> ConceptTable:
     for dataset, rows in results.items():
         if not isinstance(rows, list):
             raise ValueError(f"results of dataset {dataset!r} must be a list of rows {ROW_FORMAT}")
-        if not all(type(r) is list and len(r) in (3, 4) for r in rows):
+        # Checks over whole columns with C-level map/set (a build reads millions of rows); the
+        # offending row is looked for only when one fails.
+        lengths = set(map(len, rows)) if set(map(type, rows)) <= {list} else {None}
+        if not lengths <= {3, 4}:
             bad = next(r for r in rows if type(r) is not list or len(r) not in (3, 4))
             raise ValueError(f"dataset {dataset!r} holds row {bad!r}; each row must be {ROW_FORMAT}")
-        names = [r[0] for r in rows]
+        if lengths == {3}:  # the common case: transpose at C speed
+            names, ns, accs = zip(*rows, strict=True)
+        else:
+            names, ns, accs = [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
         if set(map(type, names)) - {str}:
             bad = next(r for r in rows if type(r[0]) is not str)
             raise ValueError(f"dataset {dataset!r} holds row {bad!r}; class_name must be a string")
-        if all(len(r) == 3 for r in rows):  # the common case: transpose at C speed
-            _, ns, accs = zip(*rows, strict=True) if rows else ((), (), ())
+        if lengths <= {3}:
             cols[0].extend(map(_key, names))
         else:
             ns, accs = [r[1] for r in rows], [r[2] for r in rows]

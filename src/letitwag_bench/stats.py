@@ -52,7 +52,7 @@ WEIGHTINGS = ("equal", "n")
 MIN_CONCEPTS = 3
 # Entries of the bootstrap weight matrix built per step (rows × k): keeps the working set in cache.
 _BLOCK_ROWS = 256  # resamples per matrix product
-_GROUP_COLS = 40  # sufficient-statistic columns per matrix product (16 models)
+_GROUP_COLS = 10  # sufficient-statistic columns per matrix product (2 models)
 _CHUNK_ENTRIES = 2**16
 
 
