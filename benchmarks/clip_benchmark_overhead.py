@@ -40,8 +40,10 @@ def main() -> None:
     import open_clip
     from clip_benchmark.metrics import zeroshot_classification as zsc
 
+    from letitwag_bench.concept_results import write_sidecar
     from letitwag_bench.counts import letitwag_classes
     from letitwag_bench.datasets import letitwag as lw
+    from letitwag_bench.datasets.templates import clip_templates
     from letitwag_bench.harness import clip_benchmark as glue
 
     torch.set_num_threads(1)
@@ -54,7 +56,7 @@ def main() -> None:
     model.eval()
 
     hf = lw.load_letitwag(tmp / "data").select(range(args.images))
-    plain_ds = lw.LetItWagTorchDataset(hf, transform, glue._templates("en", None, ["letitwag"]))
+    plain_ds = lw.LetItWagTorchDataset(hf, transform, clip_templates("en", None, ["letitwag"]))
     strat_ds = lw.LetItWagTorchDataset(hf, transform, plain_ds.templates)
     strat_ds.letitwag_stratification = glue.Stratification(
         dataset="letitwag", class_names=lw.label_names(hf), class_concepts=lw.class_concepts(hf))
@@ -73,7 +75,7 @@ def main() -> None:
         try:
             loader = torch.utils.data.DataLoader(strat_ds, batch_size=args.batch_size, num_workers=0)
             strat_eval(model, loader, tokenizer, strat_ds.classes, strat_ds.templates, device="cpu", amp=False)
-            glue.write_sidecar(glue._current.result.table, tmp / "out.concepts.csv")
+            write_sidecar(glue._current.result.table, tmp / "out.concepts.csv")
         finally:
             glue._current = None
 
@@ -94,7 +96,7 @@ def main() -> None:
         glue._table.cache_clear()
         choice = glue.choose_counts("laion400m_e32", "letitwag")
         result = glue.stratify(predictions, targets, strat_ds.letitwag_stratification, choice)
-        glue.write_sidecar(result.table, tmp / "step.concepts.csv")
+        write_sidecar(result.table, tmp / "step.concepts.csv")
         step.append(time.perf_counter() - t)
     p, s = statistics.median(times["plain"]), statistics.median(times["stratified"])
     print(f"{args.images} images, {len(labels)} classes, tiny model, CPU (1 thread), median of {args.repeats}")

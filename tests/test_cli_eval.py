@@ -12,8 +12,8 @@ from tiny_clip import save_tiny_clip, synthetic_jpegs, write_letitwag_parquet
 from typer.testing import CliRunner
 
 from letitwag_bench.cli import app
-from letitwag_bench.concepts import concept_key
-from letitwag_bench.counts import letitwag_classes, load_counts
+from letitwag_bench.concepts import concept_key, strip_domain_suffix
+from letitwag_bench.counts import METHOD_ALIASES, letitwag_classes, load_counts
 from letitwag_bench.fasteval import ImageSource, open_source
 from letitwag_bench.fasteval.source import SourceError
 
@@ -73,6 +73,9 @@ def test_eval_three_models_writes_clip_benchmark_results_and_sidecars(dataset, m
         for concept, count in joined.dropna().items():
             assert count == counts[concept]
         assert metrics["n_concepts"] == joined.notna().sum()
+        # the same record as the clip_benchmark glue writes: upstream method name, class names unsuffixed
+        assert metrics["counts_method"] == METHOD_ALIASES["matched"] and metrics["counts_dataset"] == "letitwag"
+        assert sorted(sidecar["class_name"]) == sorted(strip_domain_suffix(h) for h in hosted)
     by_pretrained = {json.loads(p.read_text())["pretrained"]: json.loads(p.read_text())["metrics"] for p in files}
     assert by_pretrained["laion400m_e32"]["counts_corpus_is_proxy"] is False
     assert by_pretrained[""]["counts_corpus_is_proxy"] is True

@@ -12,11 +12,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _clip_benchmark_support import PTH, hook_active, synthetic_images, write_letitwag_parquet
+from _clip_benchmark_support import PTH, hook_active, save_tiny_model, synthetic_images, write_letitwag_parquet
 
 from letitwag_bench import counts as counts_module
+from letitwag_bench.concept_results import SIDECAR_COLUMNS, sidecar_path
 from letitwag_bench.concepts import concept_key
 from letitwag_bench.counts import load_counts
+from letitwag_bench.counts_choice import infer_corpus
+from letitwag_bench.datasets.templates import clip_templates
 from letitwag_bench.harness import _clip_benchmark_hook as hook
 from letitwag_bench.harness import clip_benchmark as glue
 
@@ -33,7 +36,7 @@ def test_letitwag_name_matches_counts():
     ("datacomp_xl_s13b_b90k", None), ("mycc12mx", None),
 ])
 def test_infer_corpus(tag, corpus):
-    assert glue.infer_corpus(tag) == corpus
+    assert infer_corpus(tag) == corpus
 
 
 def test_choose_counts_proxy_and_overrides(monkeypatch):
@@ -69,8 +72,8 @@ def test_bundled_fast_path_matches_counts_table(monkeypatch, dataset, corpus, me
 
 
 def test_sidecar_path():
-    assert glue.sidecar_path("out/a_b.json") == Path("out/a_b.concepts.csv")
-    assert glue.sidecar_path("results") == Path("results.concepts.csv")
+    assert sidecar_path("out/a_b.json") == Path("out/a_b.concepts.csv")
+    assert sidecar_path("results") == Path("results.concepts.csv")
 
 
 def test_accuracy_matches_numpy_reference():
@@ -86,7 +89,7 @@ def test_default_templates_are_clip_benchmarks_80():
     import clip_benchmark.datasets.builder as builder
 
     shipped = json.loads((Path(builder.__file__).parent / "en_zeroshot_classification_templates.json").read_text())
-    templates = glue._templates("en", None, ["letitwag"])
+    templates = clip_templates("en", None, ["letitwag"])
     assert templates == shipped["imagenet1k"] and len(templates) == 80
 
 
@@ -106,7 +109,7 @@ def test_stratify_joins_counts_and_counts_correct():
     choice = glue.choose_counts("laion400m_e32", "letitwag")
     result = glue.stratify(predictions, targets, _strat(concepts), choice, n_bootstrap=50)
     got = result.table.set_index("concept")
-    assert list(result.table.columns) == list(glue.SIDECAR_COLUMNS)
+    assert list(result.table.columns) == list(SIDECAR_COLUMNS)
     for i, c in enumerate(concepts):
         assert (got.loc[c, "n"], got.loc[c, "correct"]) == (i + 1, i)
     counts = table.concept_counts("laion400m", "matched", dataset="letitwag")
@@ -234,3 +237,63 @@ def test_load_letitwag_hub_failure_names_the_way_out(tmp_path, monkeypatch):
     monkeypatch.setattr(lw.datasets, "load_dataset", offline)
     with pytest.raises(lw.LetItWagError, match=r"bethgelab/Let-It-Wag.*does not exist.*--dataset_root"):
         lw.load_letitwag(tmp_path / "missing")
+
+
+@pytest.fixture(scope="module")
+def tiny_letitwag(tmp_path_factory):
+    """A tiny open_clip model (as clip_benchmark loads it) and a 6-class Let It Wag!-shaped dataset."""
+    import open_clip
+
+    from letitwag_bench.datasets import letitwag as lw
+
+    tmp = tmp_path_factory.mktemp("fast")
+    model_dir = save_tiny_model(tmp / "model")
+    model, _, transform = open_clip.create_model_and_transforms(f"local-dir:{model_dir}")
+    model.eval()
+    labels = list(load_counts("bundled").concept_counts("laion400m", "matched", dataset="letitwag").index[:6])
+    ds = lw.load_letitwag(write_letitwag_parquet(tmp / "data", labels, per_class=4))
+    torch_ds = lw.LetItWagTorchDataset(ds, transform, clip_templates("en", None, ["letitwag"])[:8])
+    torch_ds.letitwag_stratification = glue.Stratification(
+        dataset="letitwag", class_names=lw.sidecar_class_names(ds), class_concepts=lw.class_concepts(ds))
+    return model, open_clip.get_tokenizer(f"local-dir:{model_dir}"), torch_ds
+
+
+def test_fast_path_only_for_letitwag_on_cuda(tiny_letitwag, monkeypatch):
+    model, _, ds = tiny_letitwag
+    monkeypatch.delenv("LETITWAG_FAST_EVAL", raising=False)
+    assert not glue.use_fast_path(model, ds, "cpu")
+    if not torch.cuda.is_available():
+        assert not glue.use_fast_path(model, ds, "cuda")  # clip_benchmark would fail there; not our call
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert glue.use_fast_path(model, ds, "cuda") and glue.use_fast_path(model, ds, torch.device("cuda:0"))
+    assert not glue.use_fast_path(model, types.SimpleNamespace(), "cuda")  # a torchvision dataset: no bytes
+    assert not glue.use_fast_path(torch.nn.Linear(1, 1), ds, "cuda")  # not open_clip: no preprocess_cfg
+    assert not glue.use_fast_path(model, ds, "cuda", save_clf="clf.pt")
+    assert not glue.use_fast_path(model, ds, "cuda", load_clfs=["clf.pt"])
+    monkeypatch.setenv("LETITWAG_FAST_EVAL", "0")
+    assert not glue.use_fast_path(model, ds, "cuda")
+
+
+def test_fast_path_gives_clip_benchmarks_results(tiny_letitwag, monkeypatch):
+    """The wrapped evaluate, forced onto the fast path (on CPU here), returns what the standard path does."""
+    from clip_benchmark.metrics import zeroshot_classification as zsc
+
+    model, tokenizer, ds = tiny_letitwag
+    evaluate = glue._wrap_evaluate(zsc, zsc.evaluate)
+    loader = torch.utils.data.DataLoader(ds, batch_size=5, num_workers=0)
+    results = {}
+    for fast in (False, True):
+        monkeypatch.setattr(glue, "use_fast_path", lambda *a, fast=fast, **k: fast)
+        glue._current = glue._Run(pretrained="laion400m_e32")
+        try:
+            metrics = evaluate(model, loader, tokenizer, ds.classes, ds.templates, device="cpu", amp=False)
+            results[fast] = (metrics, glue._current.result.table)
+        finally:
+            glue._current = None
+    (standard, standard_table), (fast, fast_table) = results[False], results[True]
+    assert fast.keys() == standard.keys()
+    assert {k: fast[k] for k in ("acc1", "acc5", "mean_per_class_recall")} == pytest.approx(
+        {k: standard[k] for k in ("acc1", "acc5", "mean_per_class_recall")})
+    assert fast_table.equals(standard_table)
+    _, predictions, targets = glue.fast_evaluate(model, loader, tokenizer, ds.classes, ds.templates, "cpu", False)
+    assert targets.tolist() == ds.ds["label"] and len(predictions) == len(ds)  # row order kept

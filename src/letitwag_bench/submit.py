@@ -26,6 +26,7 @@ import pandas as pd
 
 from letitwag_bench import leaderboard as lb
 from letitwag_bench import stats
+from letitwag_bench.concept_results import sidecar_path
 from letitwag_bench.counts import load_counts
 from letitwag_bench.records import (
     CountsUsed,
@@ -53,10 +54,6 @@ class Submission:
     counts: CountsUsed
     rows: pd.DataFrame  # concept, class_name, dataset, n, accuracy
     benchmark: str | None = None  # set by readers that know it; else found from the rows' datasets
-
-
-def sidecar_path(json_path: Path) -> Path:
-    return json_path.with_name(json_path.name.removesuffix(".json") + ".concepts.csv")
 
 
 def _load_json(path: Path) -> dict:

@@ -13,9 +13,7 @@ from letitwag_bench.cli._common import user_errors
 if TYPE_CHECKING:  # the command imports torch and the evaluation code only when it runs
     import torch
 
-    from letitwag_bench.counts import CountsTable
     from letitwag_bench.fasteval import EvalRun
-    from letitwag_bench.fasteval.results import CountsChoice
 
 
 def evaluate_models(
@@ -55,9 +53,10 @@ def evaluate_models(
     """Evaluate several models on Let It Wag! in one pass over the images; write one result per model."""
     import torch
 
-    from letitwag_bench import fasteval
-    from letitwag_bench.concepts import concept_key, display_name
+    from letitwag_bench import concept_results, fasteval
     from letitwag_bench.counts import load_counts
+    from letitwag_bench.counts_choice import choose_counts
+    from letitwag_bench.datasets import letitwag as lw
     from letitwag_bench.fasteval import results
     from letitwag_bench.stats import StatsError
 
@@ -71,16 +70,19 @@ def evaluate_models(
     with user_errors(fasteval.SourceError, fasteval.ImageDecodeError, StatsError):
         source = fasteval.open_source(dataset_root, split=split)
         table = load_counts(counts)
-        choices = [_counts_choice(table, corpus, method, p) for _, p in pairs]
+        # the same counts rule as the clip_benchmark glue: "auto" → the corpus the tag names, else a proxy
+        choices = [choose_counts(table, "letitwag", p, None if corpus == "auto" else corpus, method) for _, p in pairs]
         loaded = [fasteval.LoadedModel.load(name, p, dev) for name, p in pairs]
         labels = source.class_names
-        run = fasteval.evaluate(loaded, source, [display_name(n, letitwag_label=True) for n in labels],
-                                fasteval.clip_templates(), device=dev, batch_size=batch_size, amp=amp,
-                                decode=decode, workers=workers or os.cpu_count() or 1)
-        concepts = [concept_key(n, letitwag_label=True) for n in labels]
+        run = fasteval.evaluate(loaded, source, lw.class_display_names(labels), fasteval.clip_templates(),
+                                device=dev, batch_size=batch_size, amp=amp, decode=decode,
+                                workers=workers or os.cpu_count() or 1)
+        names, concepts = lw.sidecar_class_names(labels), lw.class_concepts(labels)
         for (name, p), pred, choice, path in zip(pairs, run.predictions, choices, paths, strict=True):
-            sidecar = results.concept_table(pred.top1, pred.labels, labels, concepts, "letitwag", choice.counts)
-            metrics = {**pred.metrics(), **results.fit_metrics(sidecar, choice, seed=seed)}
+            sidecar = concept_results.concept_table(pred.top1, pred.labels, names, concepts, "letitwag", choice.counts)
+            metrics = {**pred.metrics(), **concept_results.fit_metrics(sidecar, choice, seed=seed)}
+            if metrics.get("letitwag_error"):  # the glue records it; here the user is told at once
+                raise StatsError(metrics["letitwag_error"])
             results.write_result(path, dataset="letitwag", model=name, pretrained=p, metrics=metrics, table=sidecar)
             typer.echo(f"{name} {p or ''}: acc1 {metrics['acc1']:.4f}, slope {metrics['slope']:.2f} "
                        f"[{metrics['slope_ci_low']:.2f}, {metrics['slope_ci_high']:.2f}] → {path}")
@@ -101,17 +103,3 @@ def _summary(run: EvalRun, device: torch.device, decode: str, n_models: int) -> 
 def _model_pair(spec: str, default_pretrained: str) -> tuple[str, str | None]:
     name, _, tag = spec.partition(",")
     return name, (tag or default_pretrained or None)
-
-
-def _counts_choice(table: CountsTable, corpus: str, method: str, pretrained: str | None) -> CountsChoice:
-    """The counts for one model: the given corpus, or the one its pretrained tag names (``laion400m_e32``
-    → laion400m), else laion400m as a proxy."""
-    from letitwag_bench.fasteval.results import CountsChoice
-
-    proxy = False
-    if corpus == "auto":
-        tag = (pretrained or "").lower()
-        named = [c for c in table.corpora() if tag.startswith(c)]
-        corpus, proxy = (max(named, key=len), False) if named else ("laion400m", True)
-    return CountsChoice(source=table.source, revision=table.revision, corpus=corpus, method=method,
-                        corpus_is_proxy=proxy, counts=table.concept_counts(corpus, method, dataset="letitwag"))

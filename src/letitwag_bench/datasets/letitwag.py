@@ -15,13 +15,13 @@ The hosted labels carry a domain suffix (``A300B4_aircraft``); prompts use
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import datasets
 
-from letitwag_bench.concepts import concept_key, display_name
+from letitwag_bench.concepts import concept_key, display_name, strip_domain_suffix
 
 HUB_ID = "bethgelab/Let-It-Wag"
 N_CLASSES = 290
@@ -92,14 +92,28 @@ def label_names(ds: datasets.Dataset) -> list[str]:
     return list(ds.features["label"].names)
 
 
-def class_display_names(ds: datasets.Dataset) -> list[str]:
+# The per-class helpers take the dataset or its label names as the source spells them (the byte reader
+# of `letitwag eval` has only the names, from the parquet's ClassLabel metadata).
+Labels = datasets.Dataset | Sequence[str]
+
+
+def _labels(ds: Labels) -> list[str]:
+    return label_names(ds) if isinstance(ds, datasets.Dataset) else list(ds)
+
+
+def class_display_names(ds: Labels) -> list[str]:
     """Human-readable class names for the text encoder, by label id (``A300B4``, ``Acadian Flycatcher``)."""
-    return [display_name(n, letitwag_label=True) for n in label_names(ds)]
+    return [display_name(n, letitwag_label=True) for n in _labels(ds)]
 
 
-def class_concepts(ds: datasets.Dataset) -> list[str]:
+def class_concepts(ds: Labels) -> list[str]:
     """Concept key of each class, by label id: the join key to the counts."""
-    return [concept_key(n, letitwag_label=True) for n in label_names(ds)]
+    return [concept_key(n, letitwag_label=True) for n in _labels(ds)]
+
+
+def sidecar_class_names(ds: Labels) -> list[str]:
+    """The sidecar's ``class_name`` of each class, by label id: the label without its domain suffix."""
+    return [strip_domain_suffix(n) for n in _labels(ds)]
 
 
 class LetItWagTorchDataset:

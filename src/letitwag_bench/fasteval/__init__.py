@@ -2,12 +2,12 @@
 preprocessed once per distinct preprocessing, encoded by several models. See ``engine`` for the
 decode modes and ``images`` for the fallback rules."""
 
+from letitwag_bench.datasets.templates import clip_templates  # the templates clip_benchmark uses
 from letitwag_bench.fasteval.engine import (
     DECODE_MODES,
     EvalRun,
     LoadedModel,
     Predictions,
-    clip_templates,
     evaluate,
     zero_shot_classifier,
 )

@@ -17,7 +17,6 @@ Decode modes:
 
 from __future__ import annotations
 
-import json
 import time
 import warnings
 from collections import Counter, deque
@@ -25,7 +24,6 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from importlib import resources
 
 import numpy as np
 import torch
@@ -42,13 +40,6 @@ from letitwag_bench.fasteval.images import (
 from letitwag_bench.fasteval.source import Chunk, ImageSource
 
 DECODE_MODES = ("auto", "tensor", "standard")
-
-
-def clip_templates(name: str = "imagenet1k") -> list[str]:
-    """clip_benchmark's English zero-shot templates for ``name`` (``imagenet1k``: the 80 CLIP prompts)."""
-    path = resources.files("clip_benchmark.datasets") / "en_zeroshot_classification_templates.json"
-    text = path.read_text()
-    return list(json.loads(text)[name])
 
 
 @dataclass

@@ -8,7 +8,8 @@ finder, :mod:`._clip_benchmark_hook`) hands us its modules right after they are 
   (clip_benchmark's own ``<name>``, untouched, plus the class → concept map); other names go straight
   to the original;
 - ``zeroshot_classification.evaluate``: for our datasets only, runs the original while capturing the
-  logits (and with a numpy ≥ 2.4–safe ``accuracy``), then adds the scaling fit to the metrics;
+  logits (and with a numpy ≥ 2.4–safe ``accuracy``) — or, for ``letitwag`` on a CUDA device, the fast
+  engine of ``letitwag eval`` (:func:`use_fast_path`) — then adds the scaling fit to the metrics;
 - ``cli.run``: for our datasets only, resolves the counts before the model loads and writes the
   per-concept sidecar next to ``--output`` afterwards.
 
@@ -23,15 +24,16 @@ import functools
 import inspect
 import json
 import os
-import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from letitwag_bench.concepts import concept_key, strip_domain_suffix
+from letitwag_bench.concepts import concept_key
+from letitwag_bench.counts_choice import CountsChoice, pick_corpus
 from letitwag_bench.datasets.clip_benchmark_classes import COUNTS_DATASET, map_classes
+from letitwag_bench.datasets.templates import clip_benchmark_file, clip_templates
 
 if TYPE_CHECKING:
     import numpy as np
@@ -45,9 +47,6 @@ if TYPE_CHECKING:
 LETITWAG = "letitwag"  # = letitwag_bench.counts.LETITWAG
 
 PREFIX = "letitwag/"
-PROXY_CORPUS = "laion400m"
-SIDECAR_COLUMNS = ("concept", "class_name", "dataset", "n", "correct", "accuracy", "count")
-_TAG_CORPUS = re.compile(r"(?:^|[_.-])(cc3m|cc12m|yfcc15m|laion400m)(?:$|[_.-])")
 _MARK = "__letitwag_wrapped__"
 
 
@@ -55,33 +54,8 @@ def is_ours(dataset_name: str) -> bool:
     return dataset_name == LETITWAG or dataset_name.startswith(PREFIX)
 
 
-def sidecar_path(output: str | Path) -> Path:
-    """``results.json`` → ``results.concepts.csv`` (other suffixes get ``.concepts.csv`` appended)."""
-    output = str(output)
-    return Path(output[: -len(".json")] + ".concepts.csv" if output.endswith(".json") else output + ".concepts.csv")
-
-
 # ---------------------------------------------------------------------------------------------------
 # Which counts
-
-
-def infer_corpus(pretrained: str) -> str | None:
-    """The counted corpus an open_clip pretrained tag (or checkpoint file name) names, if any."""
-    match = _TAG_CORPUS.search(os.path.basename(pretrained or "").lower())
-    return match.group(1) if match else None
-
-
-@dataclass(frozen=True)
-class CountsChoice:
-    """The counts of one run: where they come from and concept → count for `dataset`."""
-
-    source: str
-    revision: str
-    corpus: str
-    method: str  # upstream method name
-    is_proxy: bool
-    dataset: str
-    counts: pd.Series
 
 
 @functools.lru_cache(maxsize=4)
@@ -111,23 +85,22 @@ def _bundled_rows(columns: list[str], **equal: str) -> pd.DataFrame:
 
 
 def choose_counts(pretrained: str, dataset: str) -> CountsChoice:
-    """Counts for a run: environment overrides first, then the corpus the pretrained tag names."""
+    """Counts for a run: environment overrides first, then :func:`..counts_choice.pick_corpus`."""
+    from letitwag_bench import counts_choice
     from letitwag_bench.counts import BUNDLED_REVISION, METHOD_ALIASES
 
     source = os.environ.get("LETITWAG_COUNTS", "bundled")
-    inferred = infer_corpus(pretrained)
-    corpus = os.environ.get("LETITWAG_CORPUS") or inferred or PROXY_CORPUS
+    override = os.environ.get("LETITWAG_CORPUS") or None
     method = os.environ.get("LETITWAG_METHOD", "matched")
-    upstream = METHOD_ALIASES.get(method, method)
     if source == "bundled":
+        corpus, is_proxy = pick_corpus(pretrained, override)
+        upstream = METHOD_ALIASES.get(method, method)
         rows = _bundled_rows(["concept", "count"], dataset=dataset, corpus=corpus, method=upstream)
         if len(rows):
-            return CountsChoice(source, BUNDLED_REVISION, corpus, upstream, corpus != inferred, dataset,
+            return CountsChoice(source, BUNDLED_REVISION, corpus, upstream, is_proxy, dataset,
                                 rows.groupby("concept")["count"].max())
     # other sources, and unknown names in the bundled one (CountsError lists the valid names)
-    table = _table(source)
-    counts = table.concept_counts(corpus, method, dataset=dataset)
-    return CountsChoice(table.source, table.revision, corpus, upstream, corpus != inferred, dataset, counts)
+    return counts_choice.choose_counts(_table(source), dataset, pretrained, override, method)
 
 
 def counted_concepts(dataset: str) -> set[str]:
@@ -164,44 +137,19 @@ class Stratification:
     unmatched: list[str] = field(default_factory=list)  # class names without a counts concept
 
 
-def _shipped_or_given(name: str) -> Path:
-    """A custom classname/template file as clip_benchmark resolves it: the path, else a file it ships."""
-    import clip_benchmark.datasets.builder as builder
-
-    path = Path(name)
-    return path if path.exists() else Path(builder.__file__).parent / name
-
-
-def _templates(language: str, custom_template_file: str | None, keys: list[str]) -> list[str]:
-    """clip_benchmark's own template lookup: a custom file if given, else ``<lang>_zeroshot_…json``,
-    first key found of `keys` then ``imagenet1k`` (the 80 CLIP ensemble templates)."""
-    import clip_benchmark.datasets.builder as builder
-
-    default = Path(builder.__file__).parent / f"{language}_zeroshot_classification_templates.json"
-    path = _shipped_or_given(custom_template_file) if custom_template_file else default
-    if not path.exists():
-        raise FileNotFoundError(f"zero-shot templates file {path} not found (language {language!r})")
-    templates = json.loads(path.read_text())
-    for key in [*keys, "imagenet1k"]:
-        if key in templates:
-            return templates[key]
-    raise ValueError(f"{path}: no templates under {[*keys, 'imagenet1k']}")
-
-
 def build_letitwag(root: str | None, transform: Any, split: str, language: str,
                    custom_template_file: str | None, custom_classname_file: str | None) -> LetItWagTorchDataset:
     from letitwag_bench.datasets import letitwag as lw
 
     ds = lw.load_letitwag(root if root and Path(root).exists() else None, split=split)
-    torch_ds = lw.LetItWagTorchDataset(ds, transform, _templates(language, custom_template_file, [LETITWAG]))
+    torch_ds = lw.LetItWagTorchDataset(ds, transform, clip_templates(language, custom_template_file, [LETITWAG]))
     if custom_classname_file:
-        names = json.loads(_shipped_or_given(custom_classname_file).read_text())
+        names = json.loads(clip_benchmark_file(custom_classname_file).read_text())
         if LETITWAG in names:
             torch_ds.classes = names[LETITWAG]
-    labels = lw.label_names(ds)
     torch_ds.letitwag_stratification = Stratification(
         dataset=LETITWAG,
-        class_names=[strip_domain_suffix(n) for n in labels],
+        class_names=lw.sidecar_class_names(ds),
         class_concepts=lw.class_concepts(ds),
     )
     return torch_ds
@@ -268,47 +216,13 @@ class StratifiedResult:
 def stratify(predictions: np.ndarray, targets: np.ndarray, strat: Stratification, choice: CountsChoice, *,
              n_bootstrap: int = 2000, seed: int = 0) -> StratifiedResult:
     """Per-concept accuracy joined to the counts, and the scaling fit over concepts that have a count."""
-    import numpy as np
-    import pandas as pd
+    from letitwag_bench.concept_results import concept_table, fit_metrics
 
-    from letitwag_bench import stats
-
-    per = stats.per_concept_accuracy(predictions, targets, strat.class_concepts)
-    names: dict[str, list[str]] = {}
-    for cls, concept in zip(strat.class_names, strat.class_concepts, strict=True):
-        names.setdefault(concept, []).append(cls)
     if choice.dataset != strat.dataset:
         raise ValueError(f"counts chosen for {choice.dataset!r}, results are for {strat.dataset!r}")
-    counts = choice.counts
-    table = pd.DataFrame({
-        "concept": per.concept.astype(str),
-        "class_name": ["; ".join(names[c]) for c in per.concept],
-        "dataset": strat.dataset,
-        "n": per.n.astype(np.int64),
-        "correct": per.correct.astype(np.int64),
-        "accuracy": per.accuracy,
-        "count": pd.Series(per.concept.astype(str)).map(counts).astype("Int64"),
-    })
-    metrics: dict[str, Any] = {
-        "counts_source": choice.source, "counts_revision": choice.revision,
-        "counts_corpus": choice.corpus, "counts_method": choice.method,
-        "counts_corpus_is_proxy": choice.is_proxy, "counts_dataset": strat.dataset,
-        "n_concepts_without_count": int(table["count"].isna().sum()),
-        "n_classes_unmatched": len(strat.unmatched),
-    }
-    has = table["count"].notna().to_numpy()
-    try:
-        fit = stats.fit_scaling(table["accuracy"].to_numpy()[has], table["count"].to_numpy()[has].astype(np.int64),
-                                n=table["n"].to_numpy()[has], n_bootstrap=n_bootstrap, seed=seed)
-    except stats.StatsError as err:
-        metrics.update(dict.fromkeys(_FIT_KEYS), letitwag_error=str(err))
-    else:  # every scalar of the fit, flat (NaN → None) so that `clip_benchmark build` makes columns
-        metrics.update({k: v for k, v in fit.to_dict().items() if k != "binned"})
+    table = concept_table(predictions, targets, strat.class_names, strat.class_concepts, strat.dataset, choice.counts)
+    metrics = fit_metrics(table, choice, n_bootstrap=n_bootstrap, seed=seed, n_classes_unmatched=len(strat.unmatched))
     return StratifiedResult(metrics, table)
-
-
-_FIT_KEYS = ("slope", "slope_ci_low", "slope_ci_high", "intercept", "pearson_r", "spearman_rho", "binned_r",
-             "tail_accuracy", "head_accuracy", "n_concepts", "n_zero_count")
 
 
 @contextmanager
@@ -335,25 +249,63 @@ class _Run:
 _current: _Run | None = None
 
 
+def use_fast_path(model: Any, dataset: Any, device: Any, *, save_clf: Any = None, load_clfs: Any = ()) -> bool:
+    """Whether :func:`fast_evaluate` replaces clip_benchmark's loop: for Let It Wag! (whose encoded images
+    can be read undecoded) with an open_clip model on an available CUDA device, unless the run saves or
+    loads classifiers or ``LETITWAG_FAST_EVAL=0``. Everything else, CPU runs included, takes the standard path."""
+    import torch
+
+    from letitwag_bench.datasets.letitwag import LetItWagTorchDataset
+
+    return (os.environ.get("LETITWAG_FAST_EVAL", "1") != "0"
+            and isinstance(dataset, LetItWagTorchDataset)
+            and save_clf is None and not load_clfs
+            and getattr(getattr(model, "visual", None), "preprocess_cfg", None) is not None
+            and torch.device(device).type == "cuda" and torch.cuda.is_available())
+
+
+def fast_evaluate(model: Any, dataloader: Any, tokenizer: Any, classnames: list[str], templates: list[str],
+                  device: Any, amp: bool) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
+    """clip_benchmark's metrics, predictions and targets by :mod:`letitwag_bench.fasteval` (JPEGs decoded
+    and preprocessed on the GPU, the classifier encoded in large batches)."""
+    from letitwag_bench import fasteval
+
+    source = fasteval.ImageSource.from_dataset(dataloader.dataset.ds)
+    run = fasteval.evaluate([fasteval.LoadedModel.wrap(model, tokenizer)], source, classnames, templates,
+                            device=device, batch_size=dataloader.batch_size or 256, amp=amp,
+                            workers=os.cpu_count() or 1)
+    pred = run.predictions[0]
+    return pred.metrics(), pred.top1, pred.labels
+
+
 def _wrap_evaluate(zsc: ModuleType, original):
+    signature = inspect.signature(original)
+
     @functools.wraps(original)
     def evaluate(model, dataloader, *args, **kwargs):
         strat = getattr(getattr(dataloader, "dataset", None), "letitwag_stratification", None)
         if strat is None:
             return original(model, dataloader, *args, **kwargs)
-        captured: list = []
-        run_classification = zsc.run_classification
+        bound = signature.bind(model, dataloader, *args, **kwargs)
+        bound.apply_defaults()
+        a = bound.arguments
+        if use_fast_path(model, dataloader.dataset, a["device"], save_clf=a["save_clf"], load_clfs=a["load_clfs"]):
+            metrics, predictions, targets = fast_evaluate(model, dataloader, a["tokenizer"], a["classnames"],
+                                                          a["templates"], a["device"], a["amp"])
+        else:
+            captured: list = []
+            run_classification = zsc.run_classification
 
-        def capture(*a, **k):
-            captured[:] = run_classification(*a, **k)
-            return tuple(captured)
+            def capture(*a, **k):
+                captured[:] = run_classification(*a, **k)
+                return tuple(captured)
 
-        with _swapped(zsc, run_classification=capture, accuracy=accuracy):
-            metrics = original(model, dataloader, *args, **kwargs)
-        logits, target = captured
+            with _swapped(zsc, run_classification=capture, accuracy=accuracy):
+                metrics = original(model, dataloader, *args, **kwargs)
+            predictions, targets = captured[0].argmax(dim=1).numpy(), captured[1].numpy()
         run = _current or _Run(pretrained="")
         choice = run.choice or choose_counts(run.pretrained, strat.dataset)
-        result = stratify(logits.argmax(dim=1).numpy(), target.numpy(), strat, choice,
+        result = stratify(predictions, targets, strat, choice,
                           n_bootstrap=_env_int("LETITWAG_N_BOOTSTRAP", 2000), seed=_env_int("LETITWAG_SEED", 0))
         run.result = result
         return {**metrics, **result.metrics}
@@ -375,12 +327,6 @@ def _output_path(args: Any, dataset_name: str, task: str) -> str:
     )
 
 
-def write_sidecar(table: pd.DataFrame, path: Path) -> None:
-    from letitwag_bench._io import atomic_write
-
-    atomic_write(path, lambda tmp: table.to_csv(tmp, index=False, columns=list(SIDECAR_COLUMNS)))
-
-
 def _wrap_run(original):
     @functools.wraps(original)
     def run(args):
@@ -398,6 +344,8 @@ def _wrap_run(original):
         finally:
             _current = None
         if state.result is not None:
+            from letitwag_bench.concept_results import sidecar_path, write_sidecar
+
             output = _output_path(args, name, "zeroshot_classification" if args.task == "auto" else args.task)
             write_sidecar(state.result.table, sidecar_path(output))
             if args.verbose:
