@@ -96,3 +96,29 @@ def test_committed_build_equals_fresh_build(tmp_path: Path) -> None:
         fresh = {k: v for k, v in fresh.items() if not k.startswith("plots/")}
         committed = {k: v for k, v in committed.items() if not k.startswith("plots/")}
     assert fresh == committed, "leaderboards/ is stale: run `letitwag leaderboard build` and commit the result"
+
+
+@pytest.mark.parametrize(("bench_id", "slug"), [("letitwag", "vit-b-32--laion400m_e32"), ("concepts", "rn50--cc3m")])
+def test_fit_cli_reproduces_the_published_numbers(tmp_path: Path, bench_id: str, slug: str) -> None:
+    """Every leaderboard number can be traced: `letitwag fit` on the record's per-concept table, with the
+    benchmark's counts, seed and resamples, gives the published slope and interval."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from letitwag_bench.cli import app
+    from letitwag_bench.records import read_record
+
+    repo = Path(__file__).resolve().parents[1] / "leaderboards"
+    board = json.loads((repo / "leaderboard.json").read_text())["benchmarks"][bench_id]
+    row = next(m for m in board["models"] if m["slug"] == slug)
+    table = read_record(repo / "results" / slug / f"{bench_id}.json").results.frame()
+    path = tmp_path / "acc.csv"
+    table[["dataset", "concept", "accuracy"]].to_csv(path, index=False)
+    out = CliRunner().invoke(app, ["fit", "--accuracy", str(path), "--corpus", board["corpus"], "--method",
+                                   board["method"], "--seed", str(board["seed"]), "--bootstrap",
+                                   str(board["n_bootstrap"]), "--json"])
+    assert out.exit_code == 0, out.output
+    fit = json.loads(out.stdout)
+    for key in ("slope", "slope_ci_low", "slope_ci_high", "intercept", "binned_r", "binned_r_trimmed"):
+        assert round(fit[key], 4) == row[key], key

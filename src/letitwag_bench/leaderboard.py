@@ -193,7 +193,9 @@ def fit_many(aligned: list[Aligned], *, n_bootstrap: int = N_BOOTSTRAP, seed: in
     each result is bit-identical to fitting that record alone."""
     if not aligned:
         return []
-    rows = [a.fitted for a in aligned]
+    # The canonical concept order shared with `letitwag fit` (the bootstrap resamples positions), so a
+    # leaderboard number is reproduced exactly by fitting the record's per-concept table.
+    rows = [a.fitted.sort_values(["dataset", "concept"], kind="stable") for a in aligned]
     keys = rows[0][["dataset", "concept"]]
     if any(not r[["dataset", "concept"]].equals(keys) for r in rows[1:]):
         raise ValueError("fit_many needs records aligned to the same concepts")
@@ -273,7 +275,7 @@ def validate_records(records: list[ResultRecord], *, where: str = "leaderboard",
 # -- outputs -------------------------------------------------------------------------------------------
 
 COLUMNS = ("benchmark", "rank", "model", "slug", "architecture", "pretrained", "corpus", "top1", "imagenet_top1",
-           "slope", "slope_ci_low", "slope_ci_high", "intercept", "binned_r", "binned_r_all_bins", "pearson_r",
+           "slope", "slope_ci_low", "slope_ci_high", "intercept", "binned_r_trimmed", "binned_r", "pearson_r",
            "spearman_rho",
            "tail_accuracy", "head_accuracy", "examples_50", "examples_50_extrapolated", "n_classes",
            "n_concepts", "n_zero_count", "source")
@@ -292,8 +294,9 @@ def entry_row(bench: Benchmark, e: Entry) -> dict:
         "architecture": e.record.model.architecture, "pretrained": e.record.model.pretrained,
         "corpus": e.record.model.corpus, "top1": _r(e.top1), "imagenet_top1": _r(e.imagenet_top1),
         "slope": _r(f.slope), "slope_ci_low": _r(f.slope_ci_low), "slope_ci_high": _r(f.slope_ci_high),
-        "intercept": _r(f.intercept), "binned_r": _r(f.binned.pearson_r_trimmed),
-        "binned_r_all_bins": _r(f.binned.pearson_r), "pearson_r": _r(f.pearson_r),
+        # Key names as in `letitwag fit --json`; the tables show the paper's (end bins trimmed) r.
+        "intercept": _r(f.intercept), "binned_r_trimmed": _r(f.binned.pearson_r_trimmed),
+        "binned_r": _r(f.binned.pearson_r), "pearson_r": _r(f.pearson_r),
         "spearman_rho": _r(f.spearman_rho), "tail_accuracy": _r(f.tail_accuracy),
         "head_accuracy": _r(f.head_accuracy),
         "examples_50": float(f"{ex.count:.4g}") if ex.defined and math.isfinite(ex.count) else None,
@@ -375,7 +378,7 @@ def to_markdown(data: dict) -> str:
             lines.append(
                 f"| {r['rank']} | {r['model']} | {r['corpus']} | {_fmt(r['top1'], 2)} | {_fmt(r['imagenet_top1'], 2)}"
                 f" | {_fmt(r['slope'], 2)} [{_fmt(r['slope_ci_low'], 2)}, {_fmt(r['slope_ci_high'], 2)}]"
-                f" | {_fmt(r['binned_r'], 2)} | {_fmt(r['tail_accuracy'])} | {examples_text(r)} |")
+                f" | {_fmt(r['binned_r_trimmed'], 2)} | {_fmt(r['tail_accuracy'])} | {examples_text(r)} |")
         lines.append("")
     return "\n".join(lines)
 

@@ -72,7 +72,7 @@ def read_accuracy_file(path: Path) -> pd.DataFrame:
 
     Returns a frame with ``key`` (``concept`` or ``dataset:concept``), ``concept`` (normalised with
     :func:`concept_key`), ``dataset`` (or None), ``accuracy`` (fraction), ``n`` (Int64 or <NA>) and
-    ``count`` (float, NaN when empty or absent), sorted by key so that results do not depend on the
+    ``count`` (float, NaN when empty or absent), sorted by (dataset, concept) so that results do not depend on the
     order of rows in the file (the bootstrap resamples positions). Raises :class:`FitInputError`.
     """
     path = Path(path)
@@ -145,7 +145,8 @@ def read_accuracy_file(path: Path) -> pd.DataFrame:
         what = "(dataset, concept)" if out["dataset"].notna().any() else "concept"
         raise FitInputError(f"{path}: field 'concept': {first!r} occurs on lines {lines} (after normalising "
                             f"names with concept_key); each {what} may appear once")
-    return out.sort_values("key", kind="stable").reset_index(drop=True)
+    # Canonical order (dataset, then concept), the leaderboard's too: same concepts → same resamples.
+    return out.sort_values(["dataset", "concept"], kind="stable").reset_index(drop=True)
 
 
 # ---------------------------------------------------------------------------------------------------
