@@ -39,7 +39,6 @@ from dataclasses import asdict, dataclass, fields
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats as sps
 
 ArrayLike = npt.ArrayLike
 
@@ -346,6 +345,8 @@ def _interval(estimate: float, boots: np.ndarray, suff: np.ndarray, ci_level: fl
     probs = np.array([alpha / 2, 1 - alpha / 2])
     if ci_method == "bca":
         below = (np.sum(boots < estimate) + 0.5 * np.sum(boots == estimate)) / boots.size
+        from scipy import stats as sps  # deferred: scipy.stats costs ~0.7 s to import, too much for CLI start-up
+
         z0 = sps.norm.ppf(below)
         jack = _jackknife_slopes(suff)
         d = np.nanmean(jack) - jack
@@ -494,6 +495,8 @@ def fit_scaling_many(accuracy: ArrayLike, counts: ArrayLike, *, n: ArrayLike | N
     # (n_bootstrap, m, 5) resampled sums for all models from one set of draws.
     boot_sums = _resample_sums(suffs, n_bootstrap, seed)
     all_boots = _slope_from_sums(boot_sums)
+
+    from scipy import stats as sps  # deferred: scipy.stats costs ~0.7 s to import, too much for CLI start-up
 
     tail = raw < tail_threshold
     q25, q75 = np.quantile(x, [0.25, 0.75])
