@@ -22,7 +22,17 @@ from hypothesis import strategies as st
 
 from letitwag_bench.counting import CountingError, build_counts, corpus_size
 from letitwag_bench.counting import local as local_engine
-from letitwag_bench.counting.text import _ascii_tokens, _even, _regex_tokens, make_analyzer, noun_lemma, tokens
+from letitwag_bench.counting.text import (
+    _ascii_tokens,
+    _even,
+    _regex_tokens,
+    lookup_lemmas,
+    make_analyzer,
+    noun_lemma,
+    token_spans,
+    tokenise,
+    tokens,
+)
 from letitwag_bench.counting.vocabulary import Matcher, Vocabulary
 from letitwag_bench.counts import export_dataset, load_counts
 
@@ -94,6 +104,89 @@ def test_ascii_fast_path_tokenises_like_the_regex_rule(texts: list[str | None], 
                                              ("glass", "glass"), ("a300b4", "a300b4"), ("species", "species")])
 def test_noun_lemma(word: str, lemma: str) -> None:
     assert noun_lemma(word) == lemma
+
+
+@pytest.mark.slow  # about 5 s: lemminflect copies a table entry per call
+def test_lemma_table_is_noun_lemma_for_every_listed_word() -> None:
+    """The Matcher's vectorised lookups read this table instead of calling noun_lemma: every entry must agree."""
+    table = lookup_lemmas()
+    assert len(table) > 50_000
+    assert [(form, lemma) for form, lemma in table.items() if noun_lemma(form) != lemma] == []
+
+
+def lemma_probe_tokens(rng: np.random.Generator) -> list[str]:
+    """Tokens around the lemma table's edges: listed words, their plurals and near-misses (mostly
+    unlisted), made-up words with and without a final s, digits, non-ASCII letters."""
+    listed = sorted(lookup_lemmas())
+    sample = [listed[i] for i in rng.choice(len(listed), 3000, replace=False)]
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
+    made_up = ["".join(rng.choice(letters, rng.integers(1, 11))) for _ in range(3000)]
+    return (sample + [w + "s" for w in sample[:1000]] + [w[:-1] + "q" for w in sample[1000:1500]] + made_up
+            + [w + "s" for w in made_up[:1500]] + ["sss", "ass", "1990s", "a300b4s", "737", "geese", "cafés",
+                                                    "straße", "mice", "tzus", "buses", "news", "species"])
+
+
+def test_tokens_outside_the_lemma_table_keep_their_form_unless_flagged() -> None:
+    """What lets the Matcher skip noun_lemma for unlisted tokens: where the analyzer does not flag a
+    token for the slow path, its lemma is the token itself."""
+    analyzer = make_analyzer("lemmatized")
+    rng = np.random.default_rng(5)
+    unlisted = sorted({t for t in lemma_probe_tokens(rng) if t not in lookup_lemmas()})
+    flat, _, interleaved = tokenise(pa.array(unlisted))
+    flagged = analyzer.unlisted(*token_spans(flat, interleaved))
+    found = (_even(flat) if interleaved else flat).to_pylist()  # the non-ASCII ones come last
+    assert sorted(found) == unlisted
+    assert 0 < flagged.sum() < len(unlisted)
+    assert [t for t, f in zip(found, flagged, strict=True) if not f and noun_lemma(t) != t] == []
+
+
+@pytest.mark.parametrize("method", ["lemmatized", "lowercased"])
+def test_matcher_word_ids_are_the_lemmas_of_every_token(method: str) -> None:
+    """Matcher.word_pairs against noun_lemma token by token, over the whole lemma table and its edges,
+    ASCII and non-ASCII batches, with concept words drawn from the same lemmas."""
+    analyzer = make_analyzer(method)
+    rng = np.random.default_rng(6)
+    probes = lemma_probe_tokens(rng)
+    table = lookup_lemmas()
+    lemmas = sorted({table[t] for t in probes if t in table} | set(probes[::7]))
+    names = [str(w) for w in rng.choice(lemmas, 2500, replace=False)] + ["shih tzu", "straße", "737"]
+    vocabulary = Vocabulary.from_classes(pd.DataFrame({"dataset": "d", "class_name": names, "concept": names}),
+                                         analyzer)
+    word_id = {w: i for i, w in enumerate(vocabulary.words)}
+    matcher = Matcher(vocabulary, analyzer)
+    listed, table = sorted(table), analyzer.lemma_table()
+    captions = [" ".join(listed[i: i + 5]) for i in range(0, len(listed), 5)] + probes
+    for batch in (captions, [c.title() for c in captions if c.isascii()], captions[::-1]):
+        rows, ids = matcher.word_pairs(pa.array(batch))
+        # (the lemma table is checked against noun_lemma entry by entry above)
+        lemma = {t: table[t] if t in table else analyzer.lemma(t) for t in {t for row in tokens(batch) for t in row}}
+        expected = sorted((r, word_id[lemma[t]]) for r, row in enumerate(tokens(batch)) for t in row
+                          if lemma[t] in word_id)
+        assert sorted(zip(rows.tolist(), ids.tolist(), strict=True)) == expected
+        assert len(expected) > 1000
+
+
+def test_matcher_counts_and_matches_agree_with_a_per_caption_reference() -> None:
+    """Many multi-word concepts over a small word pool (so captions often hold some but not all of a
+    concept's words), repeated words, empty and null captions: counts and matches equal a plain
+    per-caption set check."""
+    analyzer = make_analyzer("lowercased")
+    rng = np.random.default_rng(7)
+    pool = [f"w{i}" for i in range(40)]
+    names = sorted({" ".join(rng.choice(pool, int(rng.integers(1, 5)))) for _ in range(300)})
+    vocabulary = Vocabulary.from_classes(pd.DataFrame({"dataset": "d", "class_name": names, "concept": names}),
+                                         analyzer)
+    texts = [None if i % 50 == 0 else " ".join(rng.choice([*pool, "x", "y"], int(rng.integers(0, 12))))
+             for i in range(3000)]
+    words = [set(vocabulary.concept_words(c)) for c in vocabulary.concepts]
+    expected = {(r, c) for r, row in enumerate(tokens([t or "" for t in texts])) for c, need in enumerate(words)
+                if need <= set(row)}
+    matcher = Matcher(vocabulary, analyzer)
+    rows, concepts = matcher.matches(pa.array(texts))
+    assert sorted(zip(rows.tolist(), concepts.tolist(), strict=True)) == sorted(expected)
+    counts = np.bincount([c for _, c in expected], minlength=len(words))
+    assert matcher.count(pa.array(texts)).tolist() == counts.tolist()
+    assert (vocabulary.need > 1).sum() > 100 and counts[vocabulary.need > 1].sum() > 100
 
 
 @pytest.mark.parametrize("method", ["lemmatized", "lowercased"])

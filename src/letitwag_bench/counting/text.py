@@ -43,8 +43,15 @@ def _regex_tokens(texts: pa.Array) -> tuple[pa.Array, np.ndarray]:
     return flat.filter(nonempty).cast(pa.large_string()), parents[nonempty.to_numpy(zero_copy_only=False)]
 
 
-_WORD_BYTE = np.zeros(256, dtype=bool)
-_WORD_BYTE[[*range(ord("0"), ord("9") + 1), *range(ord("a"), ord("z") + 1)]] = True
+def _string_buffers(strings: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets as int64 from 0, data bytes) of a string or large_string array, without copying the data
+    (nor the offsets where they already are; treat both as read-only)."""
+    width = np.int64 if pa.types.is_large_string(strings.type) else np.int32
+    _, offsets_buf, data_buf = strings.buffers()
+    offsets = np.frombuffer(offsets_buf, dtype=width)[strings.offset: strings.offset + len(strings) + 1]
+    offsets = offsets.astype(np.int64, copy=False)
+    data = np.frombuffer(data_buf, dtype=np.uint8)[offsets[0]: offsets[-1]] if data_buf else np.zeros(0, np.uint8)
+    return offsets - offsets[0] if offsets[0] else offsets, data
 
 
 def _ascii_tokens(texts: pa.Array) -> tuple[pa.Array, np.ndarray]:
@@ -54,29 +61,33 @@ def _ascii_tokens(texts: pa.Array) -> tuple[pa.Array, np.ndarray]:
     The tokens are returned as a string array whose odd elements are the separators between tokens
     (so no bytes are copied); callers take the even elements.
     """
-    texts = pc.ascii_lower(texts)
-    width = np.int64 if pa.types.is_large_string(texts.type) else np.int32
-    _, offsets_buf, data_buf = texts.buffers()
-    offsets = np.frombuffer(offsets_buf, dtype=width)[texts.offset: texts.offset + len(texts) + 1].astype(np.int64)
-    data = np.frombuffer(data_buf, dtype=np.uint8)[offsets[0]: offsets[-1]] if data_buf else np.zeros(0, np.uint8)
-    offsets -= offsets[0]
+    offsets, data = _string_buffers(pc.ascii_lower(texts))
     drops = np.flatnonzero((data == ord("'")) | (data == ord("`")))
     if len(drops):
         data = np.delete(data, drops)
-        offsets -= np.searchsorted(drops, offsets)
-    word = _WORD_BYTE[data]
+        offsets = offsets - np.searchsorted(drops, offsets)
     n = len(data)
-    row_start = np.zeros(n + 1, dtype=bool)
-    row_start[offsets[:-1]] = True
-    continues = word[:-1] & word[1:] & ~row_start[1:n]  # byte i and i+1 belong to the same token
-    begins = np.flatnonzero(word & ~np.concatenate([[False], continues]))
-    ends = np.flatnonzero(word & ~np.concatenate([continues, [False]])) + 1
+    # word[i]: byte i is a letter or digit (uint8 arithmetic wraps, so one comparison per range);
+    # word[n] = 0 closes a token that ends the last text.
+    word = np.zeros(n + 1, dtype=np.int8)
+    np.logical_or(data - np.uint8(ord("a")) < 26, data - np.uint8(ord("0")) < 10, out=word[:n].view(bool))
+    before = np.empty_like(word)  # is byte i-1 a word byte of the same text?
+    before[0] = 0
+    before[1:] = word[:-1]
+    before[offsets] = 0
+    begins = np.flatnonzero(word > before)
+    after = np.empty_like(word)  # is byte i+1 a word byte of the same text?
+    after[:-1] = word[1:]
+    after[offsets[1:] - 1] = 0  # (a text's last byte; for an empty text this touches a byte that stays right)
+    after[n] = 0
+    ends = np.flatnonzero(word > after) + 1
     bounds = np.empty(2 * len(begins), dtype=np.int64)
     bounds[0::2], bounds[1::2] = begins, ends
     if not len(bounds):
         bounds = np.zeros(1, dtype=np.int64)
     spans = pa.Array.from_buffers(pa.large_string(), len(bounds) - 1, [None, pa.py_buffer(bounds), pa.py_buffer(data)])
-    return spans, np.searchsorted(offsets, begins, side="right") - 1
+    per_text = np.diff(np.searchsorted(begins, offsets))
+    return spans, np.repeat(np.arange(len(per_text)), per_text)
 
 
 def _even(spans: pa.Array) -> pa.Array:
@@ -94,9 +105,9 @@ def tokenise(texts: pa.Array) -> tuple[pa.Array, np.ndarray, bool]:
     if not (pa.types.is_string(texts.type) or pa.types.is_large_string(texts.type)):
         texts = texts.cast(pa.large_string())  # e.g. string_view: the fast path reads offset buffers
     texts = pc.fill_null(texts, "")
-    ascii_rows = pc.string_is_ascii(texts).to_numpy(zero_copy_only=False)
-    if ascii_rows.all():
+    if _string_buffers(texts)[1].max(initial=0) < 0x80:  # all ASCII: one pass over the bytes
         return (*_ascii_tokens(texts), True)
+    ascii_rows = pc.string_is_ascii(texts).to_numpy(zero_copy_only=False)
     if not ascii_rows.any():
         return (*_regex_tokens(texts), False)
     fast, slow = np.flatnonzero(ascii_rows), np.flatnonzero(~ascii_rows)
@@ -104,6 +115,14 @@ def tokenise(texts: pa.Array) -> tuple[pa.Array, np.ndarray, bool]:
     slow_tokens, slow_rows = _regex_tokens(texts.filter(~ascii_rows))
     return (pa.concat_arrays([_even(fast_spans), slow_tokens]), np.concatenate([fast[fast_rows], slow[slow_rows]]),
             False)
+
+
+def token_spans(flat: pa.Array, interleaved: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The tokens of :func:`tokenise` as UTF-8 byte spans: (data, start of each token, its length)."""
+    offsets, data = _string_buffers(flat)
+    step = 2 if interleaved else 1
+    starts = offsets[:-1:step]
+    return data, starts, offsets[1::step] - starts
 
 
 def tokens(texts: list[str]) -> list[list[str]]:
@@ -145,6 +164,36 @@ def noun_lemma(token: str) -> str:
     return token
 
 
+@lru_cache(maxsize=1)
+def lookup_lemmas() -> dict[str, str]:
+    """:func:`noun_lemma` of every ASCII token that lemminflect's lookup tables list, read from the tables
+    at once: lemminflect copies a table entry on every call (about 10 µs a word), while a corpus's
+    distinct tokens run into millions. The tests check every entry against :func:`noun_lemma`."""
+    lemmatizer = _lemminflect().Lemmatizer()
+    table, overrides = lemmatizer._getLemmaDict(), lemmatizer._getOverridesDict()  # what getAllLemmas reads
+    out = {}
+    for form in table.keys() | overrides.keys():
+        # Tokens are lower-case and alphanumeric; other keys ("Aaron", "'d") are never looked up.
+        if form.isascii() and form.isalpha() and form.islower():
+            known = {**table.get(form, {}), **overrides.get(form, {})}  # overrides win, as in getAllLemmas
+            out[form] = (known.get("NOUN") or known.get("VERB") or next(iter(known.values())))[0].lower()
+    return out
+
+
+def _rule_candidates(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Which tokens (byte spans of `data`) :func:`noun_lemma` may change although :func:`lookup_lemmas`
+    does not list them: unknown words ending in ``s`` (its suffix rules) and every non-ASCII token."""
+    out = np.zeros(len(starts), dtype=bool)
+    if not len(data):
+        return out
+    out[:] = (lengths > 3) & (data[np.maximum(starts + lengths - 1, 0)] == ord("s"))
+    high = data >= 0x80
+    if high.any():
+        before = np.concatenate([[0], np.cumsum(high, dtype=np.int64)])
+        out |= before[starts + lengths] > before[starts]
+    return out
+
+
 class Analyzer:
     """Turns caption texts into tokens whose lemmas are looked up (the fast, vectorised path).
 
@@ -168,6 +217,17 @@ class Analyzer:
     def concept_lemma(self, token: str) -> str:
         """Lemma of one token of a concept name."""
         return self.lemma(token)
+
+    def lemma_table(self) -> dict[str, str]:
+        """:meth:`lemma` of many tokens at once, for table lookups (``{}`` where lemmas are the tokens)."""
+        return lookup_lemmas() if self.method == "lemmatized" else {}
+
+    def unlisted(self, data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """Which tokens (UTF-8 byte spans of `data`) :meth:`lemma_table` does not list may still have a
+        lemma other than themselves, so that :meth:`lemma` must be asked; for all others it is the token."""
+        if self.method == "lemmatized":
+            return _rule_candidates(data, starts, lengths)
+        return np.zeros(len(starts), dtype=bool)
 
 
 class SpacyAnalyzer(Analyzer):
@@ -202,6 +262,12 @@ class SpacyAnalyzer(Analyzer):
 
     def lemma(self, token: str) -> str:
         return token  # already a lemma (prepare)
+
+    def lemma_table(self) -> dict[str, str]:
+        return {}
+
+    def unlisted(self, data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        return np.zeros(len(starts), dtype=bool)
 
     def concept_lemma(self, token: str) -> str:
         doc = self._nlp(token)

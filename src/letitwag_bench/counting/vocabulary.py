@@ -9,9 +9,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import scipy.sparse as sp
 
-from letitwag_bench.counting.text import Analyzer, tokenise, tokens
+from letitwag_bench.counting.text import Analyzer, token_spans, tokenise, tokens
 from letitwag_bench.counts import LETITWAG, CountsTable
 
 # Function words in concept names ("kite (bird of prey)", "highway or road") are not required in the
@@ -77,12 +78,56 @@ class Vocabulary:
         return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
+_LOW_BYTES = np.array([(1 << (8 * n)) - 1 for n in range(9)], dtype=np.uint64)  # mask of the first n bytes
+
+
+def _packed(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Each span of at most 8 bytes as one uint64 (its bytes, zero-padded): exact keys for strings
+    without NUL bytes, as tokens are. Longer spans give their first 8 bytes."""
+    padded = np.zeros(len(data) + 8, dtype=np.uint8)
+    padded[: len(data)] = data
+    windows = np.ndarray((len(data) + 1,), dtype="<u8", buffer=padded, strides=(1,))  # bytes i..i+7 at i
+    return windows[starts] & _LOW_BYTES[np.minimum(lengths, 8)]
+
+
+class _TokenIndex:
+    """Exact token → id lookups for a whole batch of tokens (-1: not listed). Tokens of up to 8 bytes,
+    nearly all of a caption's, are looked up as packed integers in a pandas hash index (about twice as
+    fast as Arrow's string hashing); longer ones go through Arrow's ``index_in``."""
+
+    def __init__(self, ids: dict[str, int]) -> None:
+        encoded = [token.encode() for token in ids]
+        values = np.fromiter(ids.values(), dtype=np.int32, count=len(ids))
+        short = np.array([len(e) <= 8 for e in encoded], dtype=bool)
+        short_keys = [e for e, s in zip(encoded, short, strict=True) if s]
+        lengths = np.array([len(e) for e in short_keys], dtype=np.int64)
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+        data = np.frombuffer(b"".join(short_keys), dtype=np.uint8)
+        self._short = pd.Index(_packed(data, starts, lengths))
+        self._short_ids = np.append(values[short], -1)  # position -1 (not found) reads the final -1
+        self._long = pa.array([e.decode() for e, s in zip(encoded, short, strict=True) if not s], pa.large_string())
+        self._long_ids = np.append(values[~short], -1)
+
+    def lookup(self, flat: pa.Array, step: int, data: np.ndarray, starts: np.ndarray,
+               lengths: np.ndarray) -> np.ndarray:
+        """Ids of the tokens ``flat[::step]``, given as their byte spans (:func:`token_spans`)."""
+        ids = self._short_ids[self._short.get_indexer(_packed(data, starts, lengths))]
+        long = np.flatnonzero(lengths > 8)
+        if len(long):
+            found = pc.index_in(flat.take(long * step), value_set=self._long)
+            ids[long] = self._long_ids[pc.fill_null(found, -1).to_numpy()]
+        return ids
+
+
 class Matcher:
     """Counts one batch of captions at a time against a :class:`Vocabulary`.
 
-    Each distinct token is lemmatised once (cached for the process), captions become sparse rows of
-    word ids, and one sparse product with the concept × word matrix gives, per caption and concept,
-    how many of the concept's words it holds; a caption matches where that equals the concept's need.
+    Tokens become word ids by one vectorised lookup in a table of every token whose lemma is a concept
+    word (the analyzer's lemma table, computed once); only tokens the table cannot decide (for the
+    lookup lemmatiser: unknown words ending in ``s``, and non-ASCII words) are lemmatised one at a time,
+    each distinct one once per process. Per batch, the distinct (word, caption) pairs are sorted; a
+    concept's captions are then those of its word that is rarest in the batch, kept where each of its
+    other words is found in the same caption.
     """
 
     def __init__(self, vocabulary: Vocabulary, analyzer: Analyzer) -> None:
@@ -90,44 +135,88 @@ class Matcher:
         self.analyzer = analyzer
         self._word_id = {w: i for i, w in enumerate(vocabulary.words)}
         self._token_id: dict[str, int] = {}
-        self._word_concept = vocabulary.matrix.T.tocsr()
+        self._index = _TokenIndex(self._forms())
+        matrix = vocabulary.matrix
+        self._concept_of_entry = np.repeat(np.arange(len(vocabulary.concepts)), np.diff(matrix.indptr))
+        self._single = np.flatnonzero(vocabulary.need == 1)
+        self._multi = np.flatnonzero(vocabulary.need > 1)
 
-    def _token_ids(self, uniques: list[str]) -> np.ndarray:
+    def _forms(self) -> dict[str, int]:
+        """Token → word id for every token the lemma table maps to a concept word, and the concept words
+        themselves (by :meth:`Analyzer.lemma` where the table does not list them)."""
+        word_id, table = self._word_id, self.analyzer.lemma_table()
+        forms = {form: word_id[lemma] for form, lemma in table.items() if lemma in word_id}
+        for word in self.vocabulary.words:
+            lemma = table[word] if word in table else self.analyzer.lemma(word)
+            if lemma in word_id:
+                forms[word] = word_id[lemma]
+            else:
+                forms.pop(word, None)
+        return forms
+
+    def _lemma_ids(self, tokens: pa.Array) -> np.ndarray:
+        """Word id (or -1) of each token by :meth:`Analyzer.lemma`, each distinct token once per process."""
+        encoded = tokens.dictionary_encode()
         cache, word_id, lemma = self._token_id, self._word_id, self.analyzer.lemma
-        out = np.empty(len(uniques), dtype=np.int64)
-        for i, tok in enumerate(uniques):
-            wid = cache.get(tok)
+        ids = np.empty(len(encoded.dictionary), dtype=np.int32)
+        for i, token in enumerate(encoded.dictionary.to_pylist()):
+            wid = cache.get(token)
             if wid is None:
-                wid = cache[tok] = word_id.get(lemma(tok), -1) if tok else -1
-            out[i] = wid
-        return out
+                wid = cache[token] = word_id.get(lemma(token), -1)
+            ids[i] = wid
+        return ids[encoded.indices.to_numpy()]
 
     def word_pairs(self, texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         """(caption row, word id) for every token of the batch whose lemma is a concept word."""
         flat, parents, interleaved = tokenise(self.analyzer.prepare(texts))
-        encoded = flat.dictionary_encode()  # separators between interleaved tokens encode too, then drop
-        indices = encoded.indices.to_numpy()
-        ids = self._token_ids(encoded.dictionary.to_pylist())[indices[0::2] if interleaved else indices]
+        step, (data, starts, lengths) = 2 if interleaved else 1, token_spans(flat, interleaved)
+        ids = self._index.lookup(flat, step, data, starts, lengths)
+        missing = np.flatnonzero(ids < 0)
+        ask = missing[self.analyzer.unlisted(data, starts[missing], lengths[missing])]
+        if len(ask):
+            ids[ask] = self._lemma_ids(flat.take(ask * step))
         keep = ids >= 0
         return parents[keep], ids[keep]
 
-    def _hits(self, texts: pa.Array) -> sp.csr_matrix:
+    def _batch(self, texts: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The distinct (word, caption) pairs as sorted keys ``word * len(texts) + row``, and per word
+        the number of captions that hold it and the position of its first key."""
         rows, wids = self.word_pairs(texts)
-        n = len(texts)
-        caption_words = sp.csr_matrix((np.ones(len(rows), np.int32), (rows, wids)),
-                                      shape=(n, len(self.vocabulary.words)))
-        caption_words.data[:] = 1  # a word said twice in a caption is still one word
-        return caption_words @ self._word_concept
+        keys = np.sort(wids.astype(np.int64) * len(texts) + rows)
+        keys = keys[np.concatenate([[True], keys[1:] != keys[:-1]])] if len(keys) else keys
+        captions = np.bincount(keys // max(len(texts), 1), minlength=len(self.vocabulary.words))
+        return keys, captions, np.concatenate([[0], np.cumsum(captions)[:-1]])
+
+    def _found(self, texts: pa.Array, concepts: np.ndarray, keys: np.ndarray, captions: np.ndarray,
+               first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(caption row, concept id) for each caption holding every word of one of `concepts`."""
+        n, matrix, need = len(texts), self.vocabulary.matrix, self.vocabulary.need
+        # Each concept's word with the fewest captions in this batch: its captions are the candidates.
+        anchor_entry = np.lexsort((captions[matrix.indices], self._concept_of_entry))[matrix.indptr[:-1]]
+        anchor = matrix.indices[anchor_entry[concepts]]
+        sizes = captions[anchor]
+        at = np.repeat(first[anchor] - np.cumsum(sizes) + sizes, sizes) + np.arange(sizes.sum())
+        rows, owner = keys[at] % max(n, 1), np.repeat(concepts, sizes)
+        ok = np.ones(len(rows), dtype=bool)
+        for k in range(int(need[concepts].max(initial=0))):  # the k-th word of each candidate's concept
+            check = np.flatnonzero(need[owner] > k)
+            entry = matrix.indptr[owner[check]] + k
+            other = entry != anchor_entry[owner[check]]
+            check, entry = check[other], entry[other]
+            probe = matrix.indices[entry].astype(np.int64) * n + rows[check]
+            ok[check] &= keys[np.minimum(np.searchsorted(keys, probe), len(keys) - 1)] == probe
+        return rows[ok], owner[ok]
 
     def count(self, texts: pa.Array) -> np.ndarray:
         """Captions of the batch that contain each concept, as an int64 vector indexed by concept id."""
-        hits = self._hits(texts)
-        full = hits.data == self.vocabulary.need[hits.indices]
-        return np.bincount(hits.indices[full], minlength=len(self.vocabulary.concepts)).astype(np.int64)
+        keys, captions, first = self._batch(texts)
+        counts = np.zeros(len(self.vocabulary.concepts), dtype=np.int64)
+        # A one-word concept is in every caption that holds its word (distinct pairs: counted once each).
+        counts[self._single] = captions[self.vocabulary.matrix.indices[self.vocabulary.matrix.indptr[self._single]]]
+        _, multi = self._found(texts, self._multi, keys, captions, first)
+        return counts + np.bincount(multi, minlength=len(counts))
 
     def matches(self, texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         """(caption row, concept id) for every caption of the batch and every concept it contains."""
-        hits = self._hits(texts)
-        full = hits.data == self.vocabulary.need[hits.indices]
-        rows = np.repeat(np.arange(hits.shape[0]), np.diff(hits.indptr))
-        return rows[full], hits.indices[full].astype(np.int64)
+        rows, concepts = self._found(texts, np.arange(len(self.vocabulary.concepts)), *self._batch(texts))
+        return rows, concepts.astype(np.int64)
