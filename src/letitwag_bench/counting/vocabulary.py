@@ -182,10 +182,12 @@ class Matcher:
         """The distinct (word, caption) pairs as sorted keys ``word * len(texts) + row``, and per word
         the number of captions that hold it and the position of its first key."""
         rows, wids = self.word_pairs(texts)
-        keys = np.sort(wids.astype(np.int64) * len(texts) + rows)
+        n, n_words = len(texts), len(self.vocabulary.words)
+        kind = np.int32 if n_words * n < 2**31 else np.int64  # 32-bit keys sort about twice as fast
+        keys = np.sort(wids.astype(kind) * kind(n) + rows.astype(kind))
         keys = keys[np.concatenate([[True], keys[1:] != keys[:-1]])] if len(keys) else keys
-        captions = np.bincount(keys // max(len(texts), 1), minlength=len(self.vocabulary.words))
-        return keys, captions, np.concatenate([[0], np.cumsum(captions)[:-1]])
+        bounds = np.searchsorted(keys, np.arange(n_words + 1, dtype=kind) * kind(n))
+        return keys, np.diff(bounds), bounds[:-1]
 
     def _found(self, texts: pa.Array, concepts: np.ndarray, keys: np.ndarray, captions: np.ndarray,
                first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -203,7 +205,7 @@ class Matcher:
             entry = matrix.indptr[owner[check]] + k
             other = entry != anchor_entry[owner[check]]
             check, entry = check[other], entry[other]
-            probe = matrix.indices[entry].astype(np.int64) * n + rows[check]
+            probe = matrix.indices[entry].astype(keys.dtype) * keys.dtype.type(n) + rows[check]
             ok[check] &= keys[np.minimum(np.searchsorted(keys, probe), len(keys) - 1)] == probe
         return rows[ok], owner[ok]
 
