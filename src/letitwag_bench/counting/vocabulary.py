@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -209,8 +210,7 @@ class Matcher:
             ok[check] &= keys[np.minimum(np.searchsorted(keys, probe), len(keys) - 1)] == probe
         return rows[ok], owner[ok]
 
-    def count(self, texts: pa.Array) -> np.ndarray:
-        """Captions of the batch that contain each concept, as an int64 vector indexed by concept id."""
+    def _count(self, texts: pa.Array) -> np.ndarray:
         keys, captions, first = self._batch(texts)
         counts = np.zeros(len(self.vocabulary.concepts), dtype=np.int64)
         # A one-word concept is in every caption that holds its word (distinct pairs: counted once each).
@@ -218,7 +218,27 @@ class Matcher:
         _, multi = self._found(texts, self._multi, keys, captions, first)
         return counts + np.bincount(multi, minlength=len(counts))
 
+    def count(self, texts: pa.Array) -> np.ndarray:
+        """Captions of the batch that contain each concept, as an int64 vector indexed by concept id."""
+        counts = np.zeros(len(self.vocabulary.concepts), dtype=np.int64)
+        for _, part in _chunks(texts):
+            counts += self._count(part)
+        return counts
+
     def matches(self, texts: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         """(caption row, concept id) for every caption of the batch and every concept it contains."""
-        rows, concepts = self._found(texts, np.arange(len(self.vocabulary.concepts)), *self._batch(texts))
-        return rows, concepts.astype(np.int64)
+        every = np.arange(len(self.vocabulary.concepts))
+        rows, concepts = [np.zeros(0, np.int64)], [np.zeros(0, np.int64)]
+        for start, part in _chunks(texts):
+            found_rows, found = self._found(part, every, *self._batch(part))
+            rows.append(found_rows.astype(np.int64) + start)
+            concepts.append(found.astype(np.int64))
+        return np.concatenate(rows), np.concatenate(concepts)
+
+
+_CHUNK = 16384  # captions per pass: its arrays then stay in a core's L2 cache (about 15 % faster than 65536)
+
+
+def _chunks(texts: pa.Array) -> Iterator[tuple[int, pa.Array]]:
+    for start in range(0, len(texts), _CHUNK):
+        yield start, texts.slice(start, _CHUNK)
