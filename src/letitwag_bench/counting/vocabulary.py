@@ -92,9 +92,15 @@ def _packed(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.nda
 
 
 class _TokenIndex:
-    """Exact token → id lookups for a whole batch of tokens (-1: not listed). Tokens of up to 8 bytes,
-    nearly all of a caption's, are looked up as packed integers in a pandas hash index (about twice as
-    fast as Arrow's string hashing); longer ones go through Arrow's ``index_in``."""
+    """Exact token → id lookups for a whole batch of tokens (-1: not listed).
+
+    Tokens of up to 8 bytes, nearly all of a caption's, are packed into integers and looked up in a
+    direct-mapped table (one multiplicative hash, sized for few collisions; about 3x faster than
+    Arrow's string hashing); the few listed tokens that share a slot are looked up in a pandas hash
+    index instead. Longer tokens go through Arrow's ``index_in``.
+    """
+
+    _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: the top bits of key * 2^64/phi
 
     def __init__(self, ids: dict[str, int]) -> None:
         encoded = [token.encode() for token in ids]
@@ -103,17 +109,32 @@ class _TokenIndex:
         short_keys = [e for e, s in zip(encoded, short, strict=True) if s]
         lengths = np.array([len(e) for e in short_keys], dtype=np.int64)
         starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-        data = np.frombuffer(b"".join(short_keys), dtype=np.uint8)
-        self._short = pd.Index(_packed(data, starts, lengths))
-        self._short_ids = np.append(values[short], -1)  # position -1 (not found) reads the final -1
+        keys = _packed(np.frombuffer(b"".join(short_keys), dtype=np.uint8), starts, lengths)
+        self._bits = max(12, int(np.ceil(np.log2(16 * max(len(keys), 1)))))  # 1/16 of the slots used
+        slot = self._slot(keys)
+        self._shared = np.bincount(slot, minlength=1 << self._bits) > 1
+        alone = ~self._shared[slot]
+        self._keys = np.zeros(1 << self._bits, dtype=np.uint64)  # 0 is no token's key: tokens have no NUL
+        self._ids = np.full(1 << self._bits, -1, dtype=np.int32)
+        self._keys[slot[alone]], self._ids[slot[alone]] = keys[alone], values[short][alone]
+        self._crowded = pd.Index(keys[~alone])
+        self._crowded_ids = np.append(values[short][~alone], -1)  # position -1 (not found) reads the final -1
         self._long = pa.array([e.decode() for e, s in zip(encoded, short, strict=True) if not s], pa.large_string())
         self._long_ids = np.append(values[~short], -1)
+
+    def _slot(self, keys: np.ndarray) -> np.ndarray:
+        return ((keys * self._MULTIPLIER) >> np.uint64(64 - self._bits)).astype(np.intp)
 
     def lookup(self, flat: pa.Array, step: int, data: np.ndarray, starts: np.ndarray,
                lengths: np.ndarray) -> np.ndarray:
         """Ids of the tokens ``flat[::step]``, given as their byte spans (:func:`token_spans`)."""
-        ids = self._short_ids[self._short.get_indexer(_packed(data, starts, lengths))]
-        long = np.flatnonzero(lengths > 8)
+        keys = _packed(data, starts, lengths)
+        slot = self._slot(keys)
+        ids = np.where(self._keys[slot] == keys, self._ids[slot], np.int32(-1))
+        crowded = np.flatnonzero(self._shared[slot])
+        if len(crowded):
+            ids[crowded] = self._crowded_ids[self._crowded.get_indexer(keys[crowded])]
+        long = np.flatnonzero(lengths > 8)  # (their keys above are their first 8 bytes: replaced here)
         if len(long):
             found = pc.index_in(flat.take(long * step), value_set=self._long)
             ids[long] = self._long_ids[pc.fill_null(found, -1).to_numpy()]
@@ -176,7 +197,7 @@ class Matcher:
         ask = missing[self.analyzer.unlisted(data, starts[missing], lengths[missing])]
         if len(ask):
             ids[ask] = self._lemma_ids(flat.take(ask * step))
-        keep = ids >= 0
+        keep = np.flatnonzero(ids >= 0)  # then two gathers: about 3x faster than two boolean masks
         return parents[keep], ids[keep]
 
     def _batch(self, texts: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
