@@ -91,6 +91,9 @@ def _packed(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.nda
     return windows[starts] & _LOW_BYTES[np.minimum(lengths, 8)]
 
 
+_SHARED = -2  # id of a slot that several listed tokens hash to
+
+
 class _TokenIndex:
     """Exact token → id lookups for a whole batch of tokens (-1: not listed).
 
@@ -112,10 +115,10 @@ class _TokenIndex:
         keys = _packed(np.frombuffer(b"".join(short_keys), dtype=np.uint8), starts, lengths)
         self._bits = max(12, int(np.ceil(np.log2(16 * max(len(keys), 1)))))  # 1/16 of the slots used
         slot = self._slot(keys)
-        self._shared = np.bincount(slot, minlength=1 << self._bits) > 1
-        alone = ~self._shared[slot]
+        shared = np.bincount(slot, minlength=1 << self._bits) > 1
+        alone = ~shared[slot]
         self._keys = np.zeros(1 << self._bits, dtype=np.uint64)  # 0 is no token's key: tokens have no NUL
-        self._ids = np.full(1 << self._bits, -1, dtype=np.int32)
+        self._ids = np.where(shared, np.int32(_SHARED), np.int32(-1))
         self._keys[slot[alone]], self._ids[slot[alone]] = keys[alone], values[short][alone]
         self._crowded = pd.Index(keys[~alone])
         self._crowded_ids = np.append(values[short][~alone], -1)  # position -1 (not found) reads the final -1
@@ -130,8 +133,9 @@ class _TokenIndex:
         """Ids of the tokens ``flat[::step]``, given as their byte spans (:func:`token_spans`)."""
         keys = _packed(data, starts, lengths)
         slot = self._slot(keys)
-        ids = np.where(self._keys[slot] == keys, self._ids[slot], np.int32(-1))
-        crowded = np.flatnonzero(self._shared[slot])
+        ids = self._ids[slot]
+        crowded = np.flatnonzero(ids == _SHARED)
+        ids[self._keys[slot] != keys] = -1
         if len(crowded):
             ids[crowded] = self._crowded_ids[self._crowded.get_indexer(keys[crowded])]
         long = np.flatnonzero(lengths > 8)  # (their keys above are their first 8 bytes: replaced here)
@@ -222,11 +226,12 @@ class Matcher:
         at = np.repeat(first[anchor] - np.cumsum(sizes) + sizes, sizes) + np.arange(sizes.sum())
         rows, owner = keys[at] % max(n, 1), np.repeat(concepts, sizes)
         ok = np.ones(len(rows), dtype=bool)
+        alive = np.arange(len(rows))  # candidates not yet refuted that have a k-th word
         for k in range(int(need[concepts].max(initial=0))):  # the k-th word of each candidate's concept
-            check = np.flatnonzero(need[owner] > k)
-            entry = matrix.indptr[owner[check]] + k
-            other = entry != anchor_entry[owner[check]]
-            check, entry = check[other], entry[other]
+            alive = alive[ok[alive] & (need[owner[alive]] > k)]
+            entry = matrix.indptr[owner[alive]] + k
+            other = entry != anchor_entry[owner[alive]]
+            check, entry = alive[other], entry[other]
             probe = matrix.indices[entry].astype(keys.dtype) * keys.dtype.type(n) + rows[check]
             ok[check] &= keys[np.minimum(np.searchsorted(keys, probe), len(keys) - 1)] == probe
         return rows[ok], owner[ok]
