@@ -15,6 +15,7 @@ that mode and the README ("Counting your own corpus") for how the two differ.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import lru_cache
 
 import numpy as np
@@ -176,16 +177,23 @@ def lookup_lemmas() -> dict[str, str]:
     return out
 
 
+@lru_cache(maxsize=1)
+def _forms_by_lemma() -> dict[str, tuple[str, ...]]:
+    """:func:`lookup_lemmas` inverted: lemma → the tokens it is the lemma of."""
+    forms: dict[str, list[str]] = {}
+    for form, lemma in lookup_lemmas().items():
+        forms.setdefault(lemma, []).append(form)
+    return {lemma: tuple(of) for lemma, of in forms.items()}
+
+
 def _rule_candidates(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """Which tokens (byte spans of `data`) :func:`noun_lemma` may change although :func:`lookup_lemmas`
     does not list them: unknown words ending in ``s`` (its suffix rules) and every non-ASCII token."""
-    out = np.zeros(len(starts), dtype=bool)
     if not len(data):
-        return out
-    out[:] = (lengths > 3) & (data[np.maximum(starts + lengths - 1, 0)] == ord("s"))
-    high = data >= 0x80
-    if high.any():
-        before = np.concatenate([[0], np.cumsum(high, dtype=np.int64)])
+        return np.zeros(len(starts), dtype=bool)
+    out = (lengths > 3) & (data[np.maximum(starts + lengths - 1, 0)] == ord("s"))
+    if data.max() >= 0x80:
+        before = np.concatenate([[0], np.cumsum(data >= 0x80, dtype=np.int64)])
         out |= before[starts + lengths] > before[starts]
     return out
 
@@ -217,6 +225,13 @@ class Analyzer:
     def lemma_table(self) -> dict[str, str]:
         """:meth:`lemma` of many tokens at once, for table lookups (``{}`` where lemmas are the tokens)."""
         return lookup_lemmas() if self.method == "lemmatized" else {}
+
+    def table_forms(self, lemmas: Iterable[str]) -> dict[str, str]:
+        """The tokens :meth:`lemma_table` maps to one of `lemmas`, with their lemma."""
+        if self.method != "lemmatized":
+            return {}
+        forms = _forms_by_lemma()
+        return {form: lemma for lemma in lemmas for form in forms.get(lemma, ())}
 
     def unlisted(self, data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """Which tokens (UTF-8 byte spans of `data`) :meth:`lemma_table` does not list may still have a
@@ -260,6 +275,9 @@ class SpacyAnalyzer(Analyzer):
         return token  # already a lemma (prepare)
 
     def lemma_table(self) -> dict[str, str]:
+        return {}
+
+    def table_forms(self, lemmas: Iterable[str]) -> dict[str, str]:
         return {}
 
     def unlisted(self, data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:

@@ -171,7 +171,7 @@ class Matcher:
         """Token → word id for every token the lemma table maps to a concept word, and the concept words
         themselves (by :meth:`Analyzer.lemma` where the table does not list them)."""
         word_id, table = self._word_id, self.analyzer.lemma_table()
-        forms = {form: word_id[lemma] for form, lemma in table.items() if lemma in word_id}
+        forms = {form: word_id[lemma] for form, lemma in self.analyzer.table_forms(word_id).items()}
         for word in self.vocabulary.words:
             lemma = table[word] if word in table else self.analyzer.lemma(word)
             if lemma in word_id:
