@@ -60,31 +60,31 @@ def _ascii_tokens(texts: pa.Array) -> tuple[pa.Array, np.ndarray]:
     ASCII letters and digits are exactly the ASCII members of \\p{L} and \\p{N}.
 
     The tokens are returned as a string array whose odd elements are the separators between tokens
-    (so no bytes are copied twice); callers take the even elements.
+    (so no bytes are copied); callers take the even elements.
     """
     offsets, data = _string_buffers(pc.ascii_lower(texts))
     kept = (data != ord("'")) & (data != ord("`"))
     if not kept.all():
         offsets = offsets - np.searchsorted(np.flatnonzero(~kept), offsets)
         data = data[kept]
-    # A space after every text, so that no token runs on into the next text.
-    n_texts = len(offsets) - 1
-    offsets = offsets + np.arange(n_texts + 1)
-    is_text = np.ones(len(data) + n_texts, dtype=bool)
-    is_text[offsets[1:] - 1] = False
-    spaced = np.full(len(is_text), ord(" "), dtype=np.uint8)
-    spaced[is_text] = data
-    # word[i + 1]: byte i is a letter or digit (uint8 arithmetic wraps: one comparison per range). Where
-    # that changes, a token begins or ends: the boundaries alternate, beginning with a token's start.
-    word = np.zeros(len(spaced) + 1, dtype=np.int8)
-    np.logical_or(spaced - np.uint8(ord("a")) < 26, spaced - np.uint8(ord("0")) < 10, out=word[1:].view(bool))
-    bounds = np.flatnonzero(np.diff(word) != 0)
+    # word[i + 1]: byte i is a letter or digit (uint8 arithmetic wraps: one comparison per range); the
+    # zeros around it close the first and the last token.
+    word = np.zeros(len(data) + 2, dtype=np.int8)
+    np.logical_or(data - np.uint8(ord("a")) < 26, data - np.uint8(ord("0")) < 10, out=word[1:-1].view(bool))
+    begins, ends = word[1:] > word[:-1], word[1:] < word[:-1]  # at byte i, or just after a token's last byte
+    # No token runs on from one text into the next: where the bytes on both sides of a text boundary are
+    # letters or digits, one token ends and the next begins there.
+    inner = offsets[1:-1]
+    joined = inner[(word[inner] != 0) & (word[inner + 1] != 0)]
+    begins[joined] = ends[joined] = True
+    bounds = np.empty(2 * int(np.count_nonzero(begins)), dtype=np.int64)
+    bounds[0::2], bounds[1::2] = np.flatnonzero(begins), np.flatnonzero(ends)
     per_text = np.diff(np.searchsorted(bounds[0::2], offsets))
     if not len(bounds):
         bounds = np.zeros(1, dtype=np.int64)
     spans = pa.Array.from_buffers(pa.large_string(), len(bounds) - 1,
-                                  [None, pa.py_buffer(bounds), pa.py_buffer(spaced)])
-    return spans, np.repeat(np.arange(n_texts), per_text)
+                                  [None, pa.py_buffer(bounds), pa.py_buffer(data)])
+    return spans, np.repeat(np.arange(len(offsets) - 1), per_text)
 
 
 def _even(spans: pa.Array) -> pa.Array:

@@ -161,6 +161,7 @@ class Matcher:
         self.analyzer = analyzer
         self._word_id = {w: i for i, w in enumerate(vocabulary.words)}
         self._token_id: dict[str, int] = {}
+        self._table = analyzer.lemma_table()
         self._index = _TokenIndex(self._forms())
         matrix = vocabulary.matrix
         self._concept_of_entry = np.repeat(np.arange(len(vocabulary.concepts)), np.diff(matrix.indptr))
@@ -170,20 +171,25 @@ class Matcher:
     def _forms(self) -> dict[str, int]:
         """Token → word id for every token the lemma table maps to a concept word, and the concept words
         themselves (by :meth:`Analyzer.lemma` where the table does not list them)."""
-        word_id, table = self._word_id, self.analyzer.lemma_table()
+        word_id = self._word_id
         forms = {form: word_id[lemma] for form, lemma in self.analyzer.table_forms(word_id).items()}
         for word in self.vocabulary.words:
-            lemma = table[word] if word in table else self.analyzer.lemma(word)
+            lemma = self._lemma(word)
             if lemma in word_id:
                 forms[word] = word_id[lemma]
             else:
                 forms.pop(word, None)
         return forms
 
+    def _lemma(self, token: str) -> str:
+        """:meth:`Analyzer.lemma`, read from its table where that lists the token (a dictionary lookup)."""
+        lemma = self._table.get(token)
+        return self.analyzer.lemma(token) if lemma is None else lemma
+
     def _lemma_ids(self, tokens: pa.Array) -> np.ndarray:
-        """Word id (or -1) of each token by :meth:`Analyzer.lemma`, each distinct token once per process."""
+        """Word id (or -1) of each token by :meth:`_lemma`, each distinct token once per process."""
         encoded = tokens.dictionary_encode()
-        cache, word_id, lemma = self._token_id, self._word_id, self.analyzer.lemma
+        cache, word_id, lemma = self._token_id, self._word_id, self._lemma
         ids = np.empty(len(encoded.dictionary), dtype=np.int32)
         for i, token in enumerate(encoded.dictionary.to_pylist()):
             wid = cache.get(token)
