@@ -163,8 +163,6 @@ class Matcher:
         self._token_id: dict[str, int] = {}
         self._table = analyzer.lemma_table()
         self._index = _TokenIndex(self._forms())
-        matrix = vocabulary.matrix
-        self._concept_of_entry = np.repeat(np.arange(len(vocabulary.concepts)), np.diff(matrix.indptr))
         self._single = np.flatnonzero(vocabulary.need == 1)
         self._multi = np.flatnonzero(vocabulary.need > 1)
 
@@ -226,7 +224,9 @@ class Matcher:
         """(caption row, concept id) for each caption holding every word of one of `concepts`."""
         n, matrix, need = len(texts), self.vocabulary.matrix, self.vocabulary.need
         # Each concept's word with the fewest captions in this batch: its captions are the candidates.
-        anchor_entry = np.lexsort((captions[matrix.indices], self._concept_of_entry))[matrix.indptr[:-1]]
+        entries = len(matrix.indices)  # (minimum of captions * entries + entry, per concept: its anchor entry)
+        order = captions[matrix.indices].astype(np.int64) * entries + np.arange(entries)
+        anchor_entry = np.minimum.reduceat(order, matrix.indptr[:-1]) % entries
         anchor = matrix.indices[anchor_entry[concepts]]
         sizes = captions[anchor]
         at = np.repeat(first[anchor] - np.cumsum(sizes) + sizes, sizes) + np.arange(sizes.sum())
@@ -235,6 +235,8 @@ class Matcher:
         alive = np.arange(len(rows))  # candidates not yet refuted that have a k-th word
         for k in range(int(need[concepts].max(initial=0))):  # the k-th word of each candidate's concept
             alive = alive[ok[alive] & (need[owner[alive]] > k)]
+            if not len(alive):
+                break
             entry = matrix.indptr[owner[alive]] + k
             other = entry != anchor_entry[owner[alive]]
             check, entry = alive[other], entry[other]
