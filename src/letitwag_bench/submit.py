@@ -261,7 +261,8 @@ def submit(paths: Sequence[Path], *, results_dir: Path, out_dir: Path, replace: 
     table = load_counts(counts_source)
     for rec in records:  # the fit must succeed before anything is written
         try:
-            lb.fit(lb.align(rec, lb.BENCHMARKS[rec.benchmark.id].counts(table)), n_bootstrap=10)
+            index = lb.ConceptIndex(lb.BENCHMARKS[rec.benchmark.id].counts(table))
+            lb.fit_values(index, *index.values([rec]), n_bootstrap=10)
         except stats.StatsError as err:
             raise RecordError(f"{rec.relpath()}: cannot be fitted: {err}") from err
     existing = lb.load_records(results_dir) if Path(results_dir).exists() else []
