@@ -13,8 +13,9 @@ Reads
   benchmark `retrieval`;
 and writes `leaderboards/results/<model-slug>/<benchmark>.json` plus the benchmarks' class lists
 `src/letitwag_bench/data/benchmark_classes.csv` (for `concepts_cb`: what the clip_benchmark adapter writes,
-from the installed clip_benchmark's class names; needs clip_benchmark installed). Percent becomes a fraction. Re-running on the same
-release writes the same bytes (no dates are recorded: the provenance is the upstream commit).
+from the installed clip_benchmark's class names; needs clip_benchmark installed). Percent becomes a
+fraction. Re-running on the same release writes the same bytes (no dates are recorded: the provenance
+is the upstream commit).
 """
 
 from __future__ import annotations
@@ -211,7 +212,8 @@ def main() -> None:
     cb_classes = cb[cb["matched"]].assign(benchmark="concepts_cb")  # the unmatched are the board's `excluded`
     records = letitwag_records(args.upstream) + concepts_records(args.upstream) + retrieval_records(args.upstream)
     classes = classes_table(records)
-    classes = pd.concat([classes, cb_classes[list(classes.columns)]]).sort_values(["benchmark", "dataset", "class_name", "concept"]).reset_index(drop=True)
+    classes = pd.concat([classes, cb_classes[list(classes.columns)]])
+    classes = classes.sort_values(list(classes.columns)).reset_index(drop=True)
     atomic_write_text(CLASSES_CSV, classes.to_csv(index=False, lineterminator="\n"))
     records += concepts_cb_records(args.upstream, cb_classes)
     for rec in records:
