@@ -266,6 +266,9 @@ def test_pooled_clip_benchmark_run_is_ranked_with_the_paper_models(cb_board: Pat
                      for p in cb_runs)
     side = side[~((side["dataset"] == "caltech101") & (side["concept"] == "background"))]
     assert float(new["top1"]) == pytest.approx(100 * side["correct"].sum() / side["n"].sum(), abs=1e-4)
+    imagenet = side[side["dataset"] == "imagenet"]
+    assert float(new["imagenet_top1"]) == pytest.approx(100 * imagenet["correct"].sum() / imagenet["n"].sum(),
+                                                        abs=1e-4)
     assert "Tiny pooled model" in (cb_board / "README.md").read_text()
 
 

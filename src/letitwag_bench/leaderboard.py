@@ -246,7 +246,10 @@ class Entry:
 def evaluate(records: list[ResultRecord], table: CountsTable | None, *, n_bootstrap: int = N_BOOTSTRAP,
              seed: int = SEED, benchmarks: dict[str, Benchmark] = BENCHMARKS) -> dict[str, list[Entry]]:
     """Fit every record; entries per benchmark sorted by rank, then slope (descending), then slug."""
-    imagenet = {r.slug: imagenet_top1(r) for r in records if r.benchmark.id == "concepts"}
+    # ImageNet top-1 of a model from its `concepts` record, else from its `concepts_cb` one (submitted models)
+    pooled = sorted((r for r in records if r.benchmark.id in ("concepts", "concepts_cb")),
+                    key=lambda r: r.benchmark.id == "concepts")
+    imagenet = {r.slug: imagenet_top1(r) for r in pooled}
     out: dict[str, list[Entry]] = {}
     for bench in benchmarks.values():
         recs = sorted((r for r in records if r.benchmark.id == bench.id), key=lambda r: r.slug)
