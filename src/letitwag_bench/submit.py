@@ -270,7 +270,7 @@ def _run_hint(bid: str, missing: list[str]) -> str:
     if bid != POOLED_BOARD:
         return ""
     names = [PREFIX + n for n in POOLED_DATASETS if COUNTS_DATASET[n] in missing]
-    return f" (run clip_benchmark eval --dataset {' / '.join(names)} and submit those outputs too)"
+    return f" (run clip_benchmark eval --dataset {' '.join(names)} and submit those outputs too)"
 
 
 def _int_or_none(x: float) -> int | float | None:
