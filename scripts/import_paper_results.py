@@ -7,12 +7,15 @@ Reads
 - `let_it_wag_datasets/evaluations/let_it_wag_ensemble_results.json` (40 models, top-1 % per class,
   450 test images per class) → benchmark `letitwag`;
 - `zero_shot_evaluations/*_ensemble_results.json` (21 models, 19 classification sets, top-1 % per
-  class, test-set sizes per class not released) → benchmark `concepts` (all sets pooled);
+  class, test-set sizes per class not released) → benchmark `concepts` (all sets pooled), and the same
+  numbers on the 8 sets of `concepts_cb` under the concept keys clip_benchmark runs write (`CB_NAME_MAP`);
 - `retrieval_evaluations/{coco,flickr}_t2i_k=5_results.json` (21 models, recall per concept) →
   benchmark `retrieval`;
 and writes `leaderboards/results/<model-slug>/<benchmark>.json` plus the benchmarks' class lists
-`src/letitwag_bench/data/benchmark_classes.csv`. Percent becomes a fraction. Re-running on the same
-release writes the same bytes (no dates are recorded: the provenance is the upstream commit).
+`src/letitwag_bench/data/benchmark_classes.csv` (for `concepts_cb`: what the clip_benchmark adapter writes,
+from the installed clip_benchmark's class names; needs clip_benchmark installed). Percent becomes a
+fraction. Re-running on the same release writes the same bytes (no dates are recorded: the provenance
+is the upstream commit).
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ import pandas as pd
 from letitwag_bench._io import atomic_write_text
 from letitwag_bench.concepts import concept_key
 from letitwag_bench.counts import UPSTREAM_COMMIT, UPSTREAM_REPO
-from letitwag_bench.leaderboard import BENCHMARKS, CLASSES_CSV
+from letitwag_bench.harness.clip_benchmark import pooled_classes
+from letitwag_bench.leaderboard import BENCHMARKS, CLASSES_CSV, ConceptIndex, check_coverage
 from letitwag_bench.records import (
     BenchmarkRef,
     Harness,
@@ -141,6 +145,44 @@ def concepts_records(folder: Path) -> list[ResultRecord]:
                    rows) for key, rows in per_model.items()]
 
 
+# `concepts_cb`: concept key of a paper class name → the key clip_benchmark runs write, where they differ.
+# Every other paper class of the 8 datasets keeps concept_key(name), which test_import_paper_results checks.
+# CLIP's ImageNet names (clip_benchmark's) call classes 836 and 837 both "sunglasses" and 657 and 744 both
+# "missile", so a run scores each pair as one concept; the paper's two classes (50 test images each) are
+# averaged into it.
+CB_NAME_MAP: dict[str, dict[str, str]] = {
+    ds: {"sunglass": "sunglasses", "projectile": "missile"} for ds in ("imagenet", "imagenet-sketch")
+}
+
+
+def concepts_cb_records(folder: Path, classes: pd.DataFrame) -> list[ResultRecord]:
+    """The paper's per-class results on the `concepts_cb` datasets, merged into its concepts (`classes`:
+    the board's class list). A paper class whose key is not on the board is an error, not dropped."""
+    bench = BENCHMARKS["concepts_cb"]
+    board = set(zip(classes["dataset"], classes["concept"], strict=True))
+    per_model: dict[str, list[dict]] = {}
+    for dataset in sorted(classes["dataset"].unique()):
+        rel = f"zero_shot_evaluations/{dataset}_ensemble_results.json"
+        for key, entry in read(folder, rel).items():
+            merged: dict[str, list[tuple[str, float]]] = {}
+            for name, pct in entry["classwise"].items():
+                concept = CB_NAME_MAP.get(dataset, {}).get(concept_key(name), concept_key(name))
+                if (dataset, concept) not in board:
+                    raise ValueError(f"{folder / rel}: model {key!r}, class {name!r}: concept {concept!r} is not "
+                                     f"on the concepts_cb board; add it to CB_NAME_MAP")
+                merged.setdefault(concept, []).append((name, pct))
+            per_model.setdefault(key, []).extend(
+                {"concept": concept, "class_name": "; ".join(sorted(n for n, _ in pairs)), "dataset": dataset,
+                 "accuracy": sum(p for _, p in pairs) / len(pairs) / 100}
+                for concept, pairs in merged.items())
+    records = [record(key, "concepts_cb", "openai-80-templates", ["zero_shot_evaluations/*_ensemble_results.json"],
+                      rows) for key, rows in per_model.items()]
+    index = ConceptIndex(classes)
+    for rec in records:
+        check_coverage(rec, bench, where=f"concepts_cb record of {rec.slug}", index=index)
+    return records
+
+
 def retrieval_records(folder: Path) -> list[ResultRecord]:
     per_model: dict[str, list[dict]] = {}
     for dataset, rel in RETRIEVAL_FILES.items():
@@ -166,11 +208,16 @@ def main() -> None:
     parser.add_argument("upstream", type=Path, help="folder of the paper's release")
     parser.add_argument("--out", type=Path, default=ROOT / "leaderboards" / "results")
     args = parser.parse_args()
+    cb = pooled_classes()
+    cb_classes = cb[cb["matched"]].assign(benchmark="concepts_cb")  # the unmatched are the board's `excluded`
     records = letitwag_records(args.upstream) + concepts_records(args.upstream) + retrieval_records(args.upstream)
+    classes = classes_table(records)
+    classes = pd.concat([classes, cb_classes[list(classes.columns)]])
+    classes = classes.sort_values(list(classes.columns)).reset_index(drop=True)
+    atomic_write_text(CLASSES_CSV, classes.to_csv(index=False, lineterminator="\n"))
+    records += concepts_cb_records(args.upstream, cb_classes)
     for rec in records:
         write_record(rec, args.out)
-    classes = classes_table(records)
-    atomic_write_text(CLASSES_CSV, classes.to_csv(index=False, lineterminator="\n"))
     by_bench = classes.groupby("benchmark").size().to_dict()
     print(f"wrote {len(records)} records to {args.out}; benchmark classes {by_bench} to {CLASSES_CSV}")
 

@@ -1,24 +1,28 @@
 """Coverage of the class → counts-concept map for clip_benchmark's own datasets (`letitwag/<name>`).
 
-Class names are taken from clip_benchmark itself where it ships them (en_classnames.json, and the
-imagenet-r / imagenet-a subsets in its builder); the others come from torchvision's data files at run
+Class names are taken from clip_benchmark itself where it ships them (`clip_benchmark_class_names`:
+en_classnames.json, and the imagenet-r subset in its builder); the others come from torchvision's data files at run
 time, so for those a few real names per dataset check the rules. Unmatched classes are listed in the
 README section "clip_benchmark"; this test keeps that list honest.
 """
 
 from __future__ import annotations
 
-import ast
-import json
 from functools import cache
-from pathlib import Path
 
 import pytest
 
 from letitwag_bench.counts import load_counts
-from letitwag_bench.datasets.clip_benchmark_classes import ALIASES, COUNTS_DATASET, map_classes
+from letitwag_bench.datasets.clip_benchmark_classes import (
+    ALIASES,
+    COUNTS_DATASET,
+    POOLED_DATASETS,
+    SHIPPED_CLASS_NAMES,
+    clip_benchmark_class_names,
+    map_classes,
+)
 
-builder = pytest.importorskip("clip_benchmark.datasets.builder")
+pytest.importorskip("clip_benchmark.datasets.builder")
 
 # Classes without a count, per clip_benchmark dataset (the README table).
 EXPECTED_UNMATCHED: dict[str, list[str]] = {
@@ -47,23 +51,10 @@ def counted(counts_dataset: str) -> frozenset[str]:
     return frozenset(load_counts("bundled").classes(counts_dataset)["concept"])
 
 
-def _builder_literal(name: str):
-    for node in ast.walk(ast.parse(Path(builder.__file__).read_text())):
-        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == name:
-            return ast.literal_eval(node.value)
-    raise LookupError(name)
-
-
 def clip_benchmark_classnames(dataset: str) -> list[str]:
-    names = json.loads((Path(builder.__file__).parent / "en_classnames.json").read_text())
-    if dataset in ("imagenet1k", "imagenetv2", "imagenet_sketch"):
-        return names["imagenet1k"]
-    if dataset == "imagenet-r":
-        wnids = _builder_literal("imagenet_r_wnids")
-        return [n for n, w in zip(names["imagenet1k"], builder.all_imagenet_wordnet_ids, strict=True) if w in wnids]
     if dataset == "cifar10":
         return CIFAR10
-    return names[dataset]
+    return list(clip_benchmark_class_names(dataset))
 
 
 @pytest.mark.parametrize("dataset", sorted(EXPECTED_UNMATCHED))
@@ -96,3 +87,29 @@ def test_every_stratified_dataset_has_counts():
     required = {"imagenet1k", "cars", "fgvc_aircraft", "flowers", "food101", "pets", "cifar10", "cifar100", "dtd",
                 "eurosat", "sun397", "caltech101", "country211", "imagenet-r", "imagenet_sketch"}
     assert required <= set(COUNTS_DATASET)
+
+
+def test_shipped_names_have_the_sizes_of_the_datasets() -> None:
+    sizes = {"imagenet1k": 1000, "imagenetv2": 1000, "imagenet_sketch": 1000, "imagenet-r": 200, "flowers": 102,
+             "pets": 37, "eurosat": 10, "caltech101": 102, "country211": 211}
+    assert {n: len(clip_benchmark_class_names(n)) for n in SHIPPED_CLASS_NAMES} == sizes
+    with pytest.raises(ValueError, match="takes its class names from the downloaded data"):
+        clip_benchmark_class_names("cars")
+
+
+def test_concepts_cb_board_is_what_the_adapter_writes() -> None:
+    """The committed class list of `concepts_cb` and its `excluded` rows are exactly the (dataset, concept)
+    pairs a `letitwag/<name>` run writes for the board's datasets, so a real run covers the board."""
+    from letitwag_bench.harness.clip_benchmark import stratification_for
+    from letitwag_bench.leaderboard import BENCHMARKS
+
+    written = set()
+    for name in POOLED_DATASETS:
+        strat = stratification_for(name, list(clip_benchmark_class_names(name)))
+        written |= {(strat.dataset, c) for c in strat.class_concepts}
+    bench = BENCHMARKS["concepts_cb"]
+    board = set(zip(bench.classes()["dataset"], bench.classes()["concept"], strict=True))
+    assert board | bench.excluded == written and not board & bench.excluded
+    assert bench.excluded == {("caltech101", "background")}
+    assert {COUNTS_DATASET[n] for n in POOLED_DATASETS} == {d for d, _ in board}
+    assert "imagenetv2" not in POOLED_DATASETS

@@ -20,6 +20,8 @@ from typer.testing import CliRunner
 from letitwag_bench.cli import app
 from letitwag_bench.concepts import concept_key, strip_domain_suffix
 from letitwag_bench.counts import load_counts
+from letitwag_bench.datasets.clip_benchmark_classes import clip_benchmark_class_names
+from letitwag_bench.leaderboard import BENCHMARKS
 from letitwag_bench.submit import read_clip_benchmark
 
 pytestmark = pytest.mark.slow
@@ -126,6 +128,11 @@ def test_stratified_imagenet_r_eval(runs):
     assert table["concept"].isin(counts.index).all()
     assert (table["count"] == table["concept"].map(counts)).all()
     assert sorted(table["class_name"]) == sorted(dump["classnames"][: len(IMAGENET_R_WNIDS)])
+    # The names the run used are the shipped ones the concepts_cb board is derived from, and its concept
+    # keys are on that board.
+    assert dump["classnames"] == list(clip_benchmark_class_names("imagenet-r"))
+    board = BENCHMARKS["concepts_cb"].classes()
+    assert table["concept"].isin(board.loc[board["dataset"] == "imagenet-r", "concept"]).all()
 
 
 def test_plain_dataset_behaves_as_without_the_package(runs):

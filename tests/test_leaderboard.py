@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pandas as pd
+import numpy as np
 import pytest
 from leaderboard_fixtures import COMMITTED, small_results, snapshot
 from typer.testing import CliRunner
@@ -79,9 +79,9 @@ def test_arena_ranks_known_answer() -> None:
 
 
 def test_top1_weights_by_n_only_when_known() -> None:
-    frame = pd.DataFrame({"accuracy": [1.0, 0.0], "n": pd.array([3, 1], dtype="Int64")})
-    assert lb.top1(frame) == 75.0
-    assert lb.top1(frame.assign(n=pd.array([3, None], dtype="Int64"))) == 50.0
+    accuracy = np.array([1.0, 0.0])
+    assert lb.top1(accuracy, np.array([3.0, 1.0])) == 75.0
+    assert lb.top1(accuracy, np.array([3.0, np.nan])) == 50.0
 
 
 def test_benchmark_counts_follow_the_documented_choice() -> None:

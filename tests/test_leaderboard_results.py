@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 import pytest
 from leaderboard_fixtures import COMMITTED, snapshot
 
@@ -60,6 +61,7 @@ def test_paper_release_is_complete(records) -> None:
     for rec in records:
         per_bench[rec.benchmark.id] = per_bench.get(rec.benchmark.id, 0) + 1
     assert per_bench["letitwag"] >= 40 and per_bench["concepts"] >= 21 and per_bench["retrieval"] >= 21
+    assert per_bench["concepts_cb"] >= 21
 
 
 def test_letitwag_top1_equals_paper_full(upstream: Path) -> None:
@@ -85,6 +87,40 @@ def _pct(rec) -> dict[str, float]:
     return {c: 100 * a for c, a in zip(rec.results.concept, rec.results.accuracy, strict=True)}
 
 
+def _differing(mine: dict[str, float], paper: dict[str, float]) -> list[str]:
+    return [c for c in mine if c not in paper or abs(mine[c] - paper[c]) > 1e-3]
+
+
+@pytest.mark.parametrize("dataset", ["caltech101", "country211", "eurosat", "flowers102", "imagenet-r",
+                                     "oxfordpets", "imagenet"])
+def test_concepts_cb_per_dataset_top1_equals_paper(upstream: Path, records, dataset: str) -> None:
+    """Each of the 21 imported models on concepts_cb: a dataset's top-1 (mean per-class accuracy) is the one of
+    the paper's released per-class numbers. ImageNet, where CLIP's names give two pairs of classes one concept
+    each: every other class keeps its value, and each merged concept is the mean of its two classes."""
+    release = json.loads((upstream / f"zero_shot_evaluations/{dataset}_ensemble_results.json").read_text())
+    mine = {}
+    for rec in records:
+        if rec.benchmark.id == "concepts_cb" and rec.provenance.kind == "imported":
+            here = rec.results.dataset == dataset
+            mine[rec.slug] = dict(zip(rec.results.concept[here], 100 * rec.results.accuracy[here], strict=True))
+    assert len(mine) == len(release) == 21
+    matched = set()
+    for key, entry in release.items():
+        pct = {concept_key(c): v for c, v in entry["classwise"].items()}
+        slug = min(mine, key=lambda s: len(_differing(mine[s], pct)))  # the record holding this model's numbers
+        matched.add(slug)
+        diff, extra = _differing(mine[slug], pct), sorted(set(pct) - set(mine[slug]))
+        if dataset == "imagenet":
+            assert sorted(diff) == ["missile", "sunglasses"] and extra == ["projectile", "sunglass"], key
+            for merged, other in zip(sorted(diff), extra, strict=True):
+                assert mine[slug][merged] == pytest.approx((pct[merged] + pct[other]) / 2, abs=1e-3), key
+            continue
+        assert diff == [] and extra == [], key
+        assert lb.top1(np.array(list(mine[slug].values())) / 100, np.full(len(pct), np.nan)) == pytest.approx(
+            float(np.mean(list(pct.values()))), abs=0.01), key
+    assert len(matched) == 21
+
+
 @pytest.mark.slow
 def test_committed_build_equals_fresh_build(tmp_path: Path) -> None:
     lb.build(RESULTS, tmp_path)
@@ -98,7 +134,8 @@ def test_committed_build_equals_fresh_build(tmp_path: Path) -> None:
     assert fresh == committed, "leaderboards/ is stale: run `letitwag leaderboard build` and commit the result"
 
 
-@pytest.mark.parametrize(("bench_id", "slug"), [("letitwag", "vit-b-32--laion400m_e32"), ("concepts", "rn50--cc3m")])
+@pytest.mark.parametrize(("bench_id", "slug"), [("letitwag", "vit-b-32--laion400m_e32"), ("concepts", "rn50--cc3m"),
+                                               ("concepts_cb", "vit-b-32--laion400m_e32")])
 def test_fit_cli_reproduces_the_published_numbers(tmp_path: Path, bench_id: str, slug: str) -> None:
     """Every leaderboard number can be traced: `letitwag fit` on the record's per-concept table, with the
     benchmark's counts, seed and resamples, gives the published slope and interval."""

@@ -322,3 +322,35 @@ def test_fit_scaling_many_is_bit_identical_to_single_fits():
         assert many[j].to_dict() == single.to_dict()
     assert few[0].to_dict() == many[18].to_dict() and few[1].to_dict() == many[2].to_dict()
     assert len({f.slope for f in many}) == 19
+
+
+def test_bootstrap_sums_are_exact_whatever_the_other_columns():
+    """The resampled sums are exact sums of the grid-rounded statistics, so no BLAS blocking can change them."""
+    rng = np.random.default_rng(11)
+    k = 60
+    column = rng.normal(0, 1, k) * 10.0 ** rng.uniform(-3, 3, k)  # awkward magnitudes
+    multiplicities = stats._resample_sums(np.eye(k), 500, 5)  # the draws themselves, as counts
+    assert (multiplicities == np.round(multiplicities)).all() and (multiplicities.sum(axis=1) == k).all()
+    grid = stats._exact_columns(column[:, None])[:, 0]
+    assert np.abs(grid - column).max() <= 1e-12 * np.abs(column).max()
+    # exact rational sums of the rounded values, in Python integers on the grid's step
+    step = np.exp2(np.floor(np.log2(np.min(np.abs(grid[grid != 0])))) - 60)
+    ints = [int(v) for v in np.round(grid / step)]
+    assert all(float(i) * step == g for i, g in zip(ints, grid, strict=True))
+    exact = [sum(int(w) * i for w, i in zip(row, ints, strict=True)) for row in multiplicities.astype(np.int64)]
+    alone = stats._resample_sums(column[:, None], 500, 5)[:, 0]
+    crowd = stats._resample_sums(np.column_stack([rng.normal(size=(k, 37)), column, rng.normal(size=(k, 900))]),
+                                 500, 5)[:, 37]
+    assert [float(e * step) for e in exact] == alone.tolist() == crowd.tolist()
+
+
+def test_fit_scaling_many_n_weighted_is_bit_identical_to_single_fits():
+    rng = np.random.default_rng(8)
+    k = 300
+    counts = np.floor(10 ** rng.uniform(0, 6, k))
+    n = rng.integers(5, 200, (40, k))
+    acc = rng.binomial(n, rng.uniform(0.05, 0.95, (40, k))) / n
+    many = stats.fit_scaling_many(acc, counts, n=n, weighting="n", n_bootstrap=400, seed=1)
+    for j in (0, 21, 39):
+        single = stats.fit_scaling(acc[j], counts, n=n[j], weighting="n", n_bootstrap=400, seed=1)
+        assert many[j].to_dict() == single.to_dict()

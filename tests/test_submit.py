@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from leaderboard_fixtures import clip_benchmark_output, small_results, snapshot
+from leaderboard_fixtures import clip_benchmark_output, pooled_outputs, small_results, snapshot
 from typer.testing import CliRunner
 
 from letitwag_bench.cli import app
@@ -174,7 +174,7 @@ def test_classification_outputs_merge_into_one_concepts_record(board: Path, tmp_
                                                                          index=False)
         files.append(out)
     partial = submit(board, *files[:-1])
-    assert partial.exit_code == 2 and "concepts are missing" in partial.output
+    assert partial.exit_code == 2 and "missing dataset(s): ucf101" in partial.output, partial.output
     res = submit(board, *files)
     assert res.exit_code == 0, res.output
     record = json.loads((board / "results" / "vit-t-1--tiny_e1" / "concepts.json").read_text())
@@ -223,3 +223,79 @@ def test_lm_eval_partial_or_unboarded_runs_are_rejected(board: Path, tmp_path: P
     probe = submit(board, _lm_eval_run(tmp_path / "b", "letitwag_concepts_lm", letitwag_classes()))
     assert probe.exit_code == 2 and "benchmark 'letitwag_concepts_lm' has no leaderboard" in probe.output
     assert snapshot(board) == before
+
+
+# -- the pooled clip_benchmark board (concepts_cb) -------------------------------------------------------------
+
+PAPER_CB = ("vit-b-32--laion400m_e32", "rn50--cc3m", "vit-l-14--laion2b_s32b_b82k")
+
+
+@pytest.fixture(scope="module")
+def cb_built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A built leaderboard of three imported paper models on concepts_cb."""
+    folder = tmp_path_factory.mktemp("cb") / "lb"
+    small_results(folder / "results", PAPER_CB, benchmark="concepts_cb")
+    out = invoke("leaderboard", "build", "--results", folder / "results", "--out", folder)
+    assert out.exit_code == 0, out.output
+    return folder
+
+
+@pytest.fixture
+def cb_board(cb_built: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(cb_built, tmp_path / "lb"))
+
+
+@pytest.fixture(scope="module")
+def cb_runs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    return pooled_outputs(tmp_path_factory.mktemp("cb_runs"))
+
+
+def test_pooled_clip_benchmark_run_is_ranked_with_the_paper_models(cb_board: Path, cb_runs: list[Path]) -> None:
+    from letitwag_bench.leaderboard import BENCHMARKS
+
+    res = submit(cb_board, *cb_runs, extra=("--display-name", "Tiny pooled model"))
+    assert res.exit_code == 0, res.output
+    record = json.loads((cb_board / "results" / "vit-t-1--tiny_e1" / "concepts_cb.json").read_text())
+    assert record["benchmark"]["id"] == "concepts_cb"
+    board = [r for r in rows(cb_board) if r["benchmark"] == "concepts_cb"]
+    assert sorted(r["slug"] for r in board) == sorted([*PAPER_CB, "vit-t-1--tiny_e1"])
+    new = next(r for r in board if r["slug"] == "vit-t-1--tiny_e1")
+    assert int(new["n_classes"]) == len(BENCHMARKS["concepts_cb"].classes()) == 2656
+    # top-1 is over the sidecars' rows minus caltech101's `background` (on no board: no count, no paper value)
+    side = pd.concat(pd.read_csv(p.with_name(p.name.replace(".json", ".concepts.csv")), keep_default_na=False)
+                     for p in cb_runs)
+    side = side[~((side["dataset"] == "caltech101") & (side["concept"] == "background"))]
+    assert float(new["top1"]) == pytest.approx(100 * side["correct"].sum() / side["n"].sum(), abs=1e-4)
+    imagenet = side[side["dataset"] == "imagenet"]
+    assert float(new["imagenet_top1"]) == pytest.approx(100 * imagenet["correct"].sum() / imagenet["n"].sum(),
+                                                        abs=1e-4)
+    assert "Tiny pooled model" in (cb_board / "README.md").read_text()
+
+
+def test_pooled_run_missing_a_dataset_is_rejected(cb_board: Path, cb_runs: list[Path]) -> None:
+    before = snapshot(cb_board)
+    res = submit(cb_board, *[p for p in cb_runs if "_eurosat_" not in p.name])
+    assert res.exit_code == 2, res.output
+    assert "benchmark 'concepts_cb' needs results for all its datasets; missing dataset(s): eurosat" in res.output
+    assert "clip_benchmark eval --dataset letitwag/eurosat" in res.output
+    assert snapshot(cb_board) == before
+    one = submit(cb_board, *[p for p in cb_runs if "_imagenet1k_" in p.name])  # a lone ImageNet run: same board
+    assert one.exit_code == 2 and "missing dataset(s): caltech101, country211, eurosat" in one.output, one.output
+    assert snapshot(cb_board) == before
+
+
+def test_pooled_run_with_wrong_source_dataset_is_rejected(cb_board: Path, cb_runs: list[Path],
+                                                          tmp_path: Path) -> None:
+    """An imagenetv2 run writes dataset `imagenet` rows too; it must not stand in for imagenet1k."""
+    files = []
+    for p in cb_runs:
+        files.append(Path(shutil.copy(p, tmp_path / p.name)))
+        side = p.with_name(p.name.replace(".json", ".concepts.csv"))
+        shutil.copy(side, tmp_path / side.name)
+    v2 = next(p for p in files if "_imagenet1k_" in p.name)
+    _edit_json(lambda d: d.update(dataset="letitwag/imagenetv2"))(v2)
+    before = snapshot(cb_board)
+    res = submit(cb_board, *files)
+    assert res.exit_code == 2 and "field 'dataset' is 'letitwag/imagenetv2'" in res.output, res.output
+    assert v2.name in res.output
+    assert snapshot(cb_board) == before

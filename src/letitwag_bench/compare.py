@@ -29,19 +29,16 @@ def compare_models(results_dir: Path, slug_a: str, slug_b: str, benchmark: str, 
                    counts_source: str = "bundled", n_bootstrap: int = lb.N_BOOTSTRAP, seed: int = lb.SEED) -> dict:
     if benchmark not in lb.BENCHMARKS:
         raise RecordError(f"unknown benchmark {benchmark!r}; known: {', '.join(lb.BENCHMARKS)}")
-    bench_counts = lb.BENCHMARKS[benchmark].counts(load_counts(counts_source))
-    a = lb.align(_record(results_dir, slug_a, benchmark), bench_counts).fitted
-    b = lb.align(_record(results_dir, slug_b, benchmark), bench_counts).fitted
-    shared = a.merge(b[["dataset", "concept", "accuracy", "n"]], on=["dataset", "concept"], suffixes=("_a", "_b"))
-    if shared.empty:
+    index = lb.ConceptIndex(lb.BENCHMARKS[benchmark].counts(load_counts(counts_source)))
+    acc, n = index.values([_record(results_dir, slug_a, benchmark), _record(results_dir, slug_b, benchmark)])
+    shared = index.frame["count"].notna().to_numpy() & ~np.isnan(acc).any(axis=0)
+    if not shared.any():
         raise RecordError(f"{slug_a} and {slug_b} share no counted concepts on {benchmark!r}")
-    counts = shared["count"].to_numpy(float)
-    cmp = stats.compare_slopes(shared["accuracy_a"].to_numpy(float), shared["accuracy_b"].to_numpy(float), counts,
-                               n_bootstrap=n_bootstrap, seed=seed)
-    fit_a = stats.fit_scaling(shared["accuracy_a"].to_numpy(float), counts, n_bootstrap=n_bootstrap, seed=seed)
-    fit_b = stats.fit_scaling(shared["accuracy_b"].to_numpy(float), counts, n_bootstrap=n_bootstrap, seed=seed)
-    top_a = lb.top1(shared.rename(columns={"accuracy_a": "accuracy", "n_a": "n"}))
-    top_b = lb.top1(shared.rename(columns={"accuracy_b": "accuracy", "n_b": "n"}))
+    acc, n = acc[:, shared], n[:, shared]
+    counts = index.frame["count"][shared].to_numpy(float)
+    cmp = stats.compare_slopes(acc[0], acc[1], counts, n_bootstrap=n_bootstrap, seed=seed)
+    fit_a, fit_b = stats.fit_scaling_many(acc, counts, n_bootstrap=n_bootstrap, seed=seed)
+    top_a, top_b = lb.top1(acc[0], n[0]), lb.top1(acc[1], n[1])
     result = {
         "benchmark": benchmark, "model_a": slug_a, "model_b": slug_b, "n_concepts": int(cmp.n_concepts),
         "slope_a": cmp.slope_a, "slope_b": cmp.slope_b, "slope_difference": cmp.difference,

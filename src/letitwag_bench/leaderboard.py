@@ -23,7 +23,7 @@ import pandas as pd
 from letitwag_bench import stats
 from letitwag_bench._io import atomic_write_bytes, atomic_write_text
 from letitwag_bench.counts import CountsTable, load_counts
-from letitwag_bench.records import RecordError, ResultRecord, load_records
+from letitwag_bench.records import ConceptTable, RecordError, ResultRecord, load_records
 
 CLASSES_CSV = Path(str(resources.files("letitwag_bench") / "data" / "benchmark_classes.csv"))
 N_BOOTSTRAP = 2000
@@ -45,6 +45,8 @@ class Benchmark:
     class_table: pd.DataFrame | None = field(default=None, compare=False, repr=False)
     count_table: pd.DataFrame | None = field(default=None, compare=False, repr=False)
     classes_of: str | None = None  # another benchmark whose class list this one shares
+    # (dataset, concept) rows a harness writes that the board leaves out; `letitwag submit` drops them
+    excluded: frozenset[tuple[str, str]] = frozenset()
 
     def classes(self) -> pd.DataFrame:
         """The benchmark's classes: ``dataset``, ``class_name``, ``concept`` (sorted)."""
@@ -92,6 +94,20 @@ BENCHMARKS: dict[str, Benchmark] = {
              "CIFAR-10's `plane` has no count and is left out of the fit. Per-class test sizes were not "
              "released, so classes are weighted equally."),
     ),
+    "concepts_cb": Benchmark(
+        id="concepts_cb", version="1",
+        title="Pooled classification concepts, the clip_benchmark datasets (8 datasets, 2,656 concepts)",
+        metric="top-1 accuracy per concept", corpus="laion400m", method="matched",
+        # caltech101's `background` (clip_benchmark's BACKGROUND_Google class) has no count and no paper value
+        excluded=frozenset({("caltech101", "background")}),
+        why=("The pooled analysis on the 8 of its 19 datasets that anyone can run with `clip_benchmark eval "
+             "--dataset letitwag/<name>` and whose class names ship with clip_benchmark (caltech101, country211, "
+             "eurosat, flowers, imagenet1k, imagenet-r, imagenet_sketch, pets), with the concept keys the "
+             "clip_benchmark adapter writes; counts as for `concepts` (laion400m, matched, each dataset's own). "
+             "Classes sharing a concept are one concept (ImageNet's two `sunglasses` and two `missile` classes in "
+             "CLIP's names, caltech101's two face classes); the paper's models were imported with their two "
+             "classes averaged. caltech101's `background` is left out (no count, no paper value)."),
+    ),
     "retrieval": Benchmark(
         id="retrieval", version="1", title="Retrieval concepts (COCO + Flickr30k, text→image recall@5)",
         metric="text-to-image recall@5 per concept", corpus="laion400m", method="matched",
@@ -119,34 +135,61 @@ def _classes_csv(benchmark: str) -> pd.DataFrame:
 # -- fitting -------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Aligned:
-    """A record's per-concept values in the benchmark's class order, with the benchmark's counts."""
+class ConceptIndex:
+    """A benchmark's classes in the canonical order (dataset, concept), and where each record row goes.
 
-    frame: pd.DataFrame  # dataset, class_name, concept, count (Int64), n (Int64), accuracy (float)
+    It is the order `letitwag fit` uses (the bootstrap resamples positions), so a leaderboard number is
+    reproduced exactly by fitting the record's per-concept table. `classes` has ``dataset`` and
+    ``concept`` columns (and ``count`` when built from :meth:`Benchmark.counts`).
+    """
 
-    @property
-    def fitted(self) -> pd.DataFrame:
-        return self.frame[self.frame["count"].notna()]
+    def __init__(self, classes: pd.DataFrame) -> None:
+        self.frame = classes.sort_values(["dataset", "concept"], kind="stable").reset_index(drop=True)
+        pairs = zip(self.frame["dataset"], self.frame["concept"], strict=True)
+        self._position = {pair: i for i, pair in enumerate(pairs)}
+        self._memo: dict[tuple[tuple, tuple], np.ndarray] = {}
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    def positions(self, results: ConceptTable) -> np.ndarray:
+        """Position of each result row in the benchmark's order, -1 where the benchmark lacks the concept.
+
+        The records of a benchmark list the same concepts, so the lookup runs once per distinct list.
+        """
+        key = (tuple(results.dataset), tuple(results.concept))
+        pos = self._memo.get(key)
+        if pos is None:
+            pos = np.fromiter((self._position.get(pair, -1) for pair in zip(*key, strict=True)), np.int64, len(results))
+            self._memo[key] = pos
+        return pos
+
+    def values(self, records: list[ResultRecord]) -> tuple[np.ndarray, np.ndarray]:
+        """(m, K) accuracy and n of m records in the benchmark's order; NaN where a record has no value."""
+        acc = np.full((len(records), len(self)), np.nan)
+        n = np.full((len(records), len(self)), np.nan)
+        for j, rec in enumerate(records):
+            pos = self.positions(rec.results)
+            have = pos >= 0
+            acc[j, pos[have]] = rec.results.accuracy[have]
+            n[j, pos[have]] = rec.results.n[have]
+        return acc, n
 
 
-def concept_set(bench: Benchmark) -> set[tuple[str, str]]:
-    classes = bench.classes()
-    return set(zip(classes["dataset"], classes["concept"], strict=True))
-
-
-def check_coverage(record: ResultRecord, bench: Benchmark, *, where: str,
-                   want: set[tuple[str, str]] | None = None) -> None:
+def check_coverage(record: ResultRecord, bench: Benchmark, *, where: str, index: ConceptIndex | None = None) -> None:
     """The record must hold exactly the benchmark's classes: comparable numbers need the same concept set."""
-    want = concept_set(bench) if want is None else want
-    have = set(zip(record.results.dataset, record.results.concept, strict=True))
-    unknown, missing = sorted(have - want), sorted(want - have)
-    if unknown:
+    index = ConceptIndex(bench.classes()) if index is None else index
+    pos = index.positions(record.results)
+    res = record.results
+    if (pos < 0).any():
+        unknown = sorted(zip(res.dataset[pos < 0], res.concept[pos < 0], strict=True))
         raise RecordError(f"{where}: field 'results': {len(unknown)} concept(s) not in benchmark "
                           f"{bench.id!r}, e.g. {_pairs(unknown)}; known datasets: "
-                          f"{', '.join(sorted(bench.classes()['dataset'].unique()))}")
-    if missing:
-        raise RecordError(f"{where}: field 'results': {len(missing)} of the benchmark's {len(want)} concepts are "
+                          f"{', '.join(sorted(index.frame['dataset'].unique()))}")
+    if len(pos) < len(index):  # result rows are distinct, so fewer rows means missing concepts
+        lacking = np.setdiff1d(np.arange(len(index)), pos)
+        missing = list(zip(index.frame["dataset"].iloc[lacking], index.frame["concept"].iloc[lacking], strict=True))
+        raise RecordError(f"{where}: field 'results': {len(missing)} of the benchmark's {len(index)} concepts are "
                           f"missing, e.g. {_pairs(missing)}; every concept of {bench.id!r} is needed")
 
 
@@ -154,60 +197,29 @@ def _pairs(pairs: list[tuple[str, str]], k: int = 3) -> str:
     return ", ".join(f"{d}/{c!r}" for d, c in pairs[:k])
 
 
-def align(record: ResultRecord, bench_counts: pd.DataFrame) -> Aligned:
-    # A hash lookup on one string key per concept: ~10x faster than a two-column merge, which matters
-    # for thousands of records.
-    res = record.results
-    want = pd.Index(_keys(bench_counts["dataset"].to_numpy(object), bench_counts["concept"].to_numpy(object)))
-    pos = want.get_indexer(_keys(res.dataset, res.concept))
-    have = pos >= 0
-    order = np.argsort(pos[have], kind="stable")  # benchmark order
-    frame = bench_counts.iloc[pos[have][order]].reset_index(drop=True)
-    frame["n"] = pd.array(res.n[have][order], dtype="Float64").astype("Int64")
-    frame["accuracy"] = res.accuracy[have][order]
-    return Aligned(frame)
-
-
-def _keys(datasets, concepts) -> list[str]:
-    return [f"{d}\x1f{c}" for d, c in zip(datasets, concepts, strict=True)]
-
-
-def top1(frame: pd.DataFrame) -> float:
+def top1(accuracy: np.ndarray, n: np.ndarray) -> float:
     """Accuracy in pp over all classes: weighted by n when every class has one, else the per-class mean
     (equal n: the two agree; the paper's `full` value is this mean)."""
-    acc = frame["accuracy"].to_numpy(float)
-    if frame["n"].notna().all():
-        n = frame["n"].to_numpy(float)
-        return float(100 * (acc * n).sum() / n.sum())
-    return float(100 * acc.mean())
+    if not np.isnan(n).any():
+        return float(100 * (accuracy * n).sum() / n.sum())
+    return float(100 * accuracy.mean())
 
 
 def imagenet_top1(record: ResultRecord) -> float | None:
-    frame = record.results.frame()
-    frame = frame[frame["dataset"] == "imagenet"]
-    return top1(frame.assign(n=frame["n"].astype("Int64"))) if len(frame) else None
+    res = record.results
+    mine = res.dataset == "imagenet"
+    return top1(res.accuracy[mine], res.n[mine]) if mine.any() else None
 
 
-def fit_many(aligned: list[Aligned], *, n_bootstrap: int = N_BOOTSTRAP, seed: int = SEED) -> list[stats.ScalingFit]:
-    """Fit records aligned to one benchmark in one batched call (they share concepts, order and counts);
-    each result is bit-identical to fitting that record alone."""
-    if not aligned:
-        return []
-    # The canonical concept order shared with `letitwag fit` (the bootstrap resamples positions), so a
-    # leaderboard number is reproduced exactly by fitting the record's per-concept table.
-    rows = [a.fitted.sort_values(["dataset", "concept"], kind="stable") for a in aligned]
-    keys = rows[0][["dataset", "concept"]]
-    if any(not r[["dataset", "concept"]].equals(keys) for r in rows[1:]):
-        raise ValueError("fit_many needs records aligned to the same concepts")
-    accuracy = np.vstack([r["accuracy"].to_numpy(float) for r in rows])
-    has_n = all(r["n"].notna().all() for r in rows)
-    n = np.vstack([r["n"].to_numpy(float) for r in rows]) if has_n else None
-    return stats.fit_scaling_many(accuracy, rows[0]["count"].to_numpy(float), n=n, weighting="equal",
+def fit_values(index: ConceptIndex, accuracy: np.ndarray, n: np.ndarray, *, n_bootstrap: int = N_BOOTSTRAP,
+               seed: int = SEED) -> list[stats.ScalingFit]:
+    """Fit (m, K) values from :meth:`ConceptIndex.values` (an index with counts) in one batched call, on
+    the counted concepts; each result is bit-identical to fitting that model alone."""
+    counted = index.frame["count"].notna().to_numpy()
+    accuracy, n = accuracy[:, counted], n[:, counted]
+    return stats.fit_scaling_many(accuracy, index.frame["count"][counted].to_numpy(float),
+                                  n=None if np.isnan(n).any() else n, weighting="equal",
                                   n_bootstrap=n_bootstrap, seed=seed)
-
-
-def fit(aligned: Aligned, *, n_bootstrap: int = N_BOOTSTRAP, seed: int = SEED) -> stats.ScalingFit:
-    return fit_many([aligned], n_bootstrap=n_bootstrap, seed=seed)[0]
 
 
 def arena_ranks(low: Iterable[float], high: Iterable[float]) -> list[int]:
@@ -234,17 +246,20 @@ class Entry:
 def evaluate(records: list[ResultRecord], table: CountsTable | None, *, n_bootstrap: int = N_BOOTSTRAP,
              seed: int = SEED, benchmarks: dict[str, Benchmark] = BENCHMARKS) -> dict[str, list[Entry]]:
     """Fit every record; entries per benchmark sorted by rank, then slope (descending), then slug."""
-    imagenet = {r.slug: imagenet_top1(r) for r in records if r.benchmark.id == "concepts"}
+    # ImageNet top-1 of a model from its `concepts` record, else from its `concepts_cb` one (submitted models)
+    pooled = sorted((r for r in records if r.benchmark.id in ("concepts", "concepts_cb")),
+                    key=lambda r: r.benchmark.id == "concepts")
+    imagenet = {r.slug: imagenet_top1(r) for r in pooled}
     out: dict[str, list[Entry]] = {}
     for bench in benchmarks.values():
         recs = sorted((r for r in records if r.benchmark.id == bench.id), key=lambda r: r.slug)
         if not recs:
             continue
-        bench_counts = bench.counts(table)
-        aligned = [align(rec, bench_counts) for rec in recs]
-        fits = fit_many(aligned, n_bootstrap=n_bootstrap, seed=seed)
-        entries = [Entry(rec, f, stats.examples_needed(f, TARGET_PCT), top1(a.frame), imagenet.get(rec.slug),
-                         len(a.frame)) for rec, a, f in zip(recs, aligned, fits, strict=True)]
+        index = ConceptIndex(bench.counts(table))
+        acc, n = index.values(recs)
+        fits = fit_values(index, acc, n, n_bootstrap=n_bootstrap, seed=seed)
+        entries = [Entry(rec, f, stats.examples_needed(f, TARGET_PCT), top1(acc[j], n[j]), imagenet.get(rec.slug),
+                         len(rec.results)) for j, (rec, f) in enumerate(zip(recs, fits, strict=True))]
         ranks = arena_ranks([e.fit.slope_ci_low for e in entries], [e.fit.slope_ci_high for e in entries])
         entries = [Entry(**{**e.__dict__, "rank": k}) for e, k in zip(entries, ranks, strict=True)]
         out[bench.id] = sorted(entries, key=lambda e: (e.rank, -e.fit.slope, e.record.slug))
@@ -255,7 +270,8 @@ def validate_records(records: list[ResultRecord], *, where: str = "leaderboard",
                      benchmarks: dict[str, Benchmark] = BENCHMARKS) -> None:
     """Benchmark known, version current, classes complete, one record per (model, benchmark)."""
     seen: dict[tuple[str, str], str] = {}
-    wanted = {bid: concept_set(b) for bid, b in benchmarks.items() if any(r.benchmark.id == bid for r in records)}
+    indices = {bid: ConceptIndex(b.classes()) for bid, b in benchmarks.items()
+               if any(r.benchmark.id == bid for r in records)}
     for rec in records:
         src = f"{where}/{rec.relpath()}"
         bench = benchmarks.get(rec.benchmark.id)
@@ -265,7 +281,7 @@ def validate_records(records: list[ResultRecord], *, where: str = "leaderboard",
         if rec.benchmark.version != bench.version:
             raise RecordError(f"{src}: field 'benchmark.version': {rec.benchmark.version!r}, expected "
                               f"{bench.version!r}")
-        check_coverage(rec, bench, where=src, want=wanted[bench.id])
+        check_coverage(rec, bench, where=src, index=indices[bench.id])
         key = (rec.slug, rec.benchmark.id)
         if key in seen:
             raise RecordError(f"{src}: duplicate of {seen[key]} (same model and benchmark)")

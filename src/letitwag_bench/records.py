@@ -130,16 +130,25 @@ class ConceptTable:
         """
         if len(accuracy) == 0:
             raise ValueError("no per-concept results; at least one is needed")
+        for name, values in {"concept": concept, "class_name": class_name, "dataset": dataset}.items():
+            _check_strings(values, name)
+        if len(set(zip(dataset, concept, strict=True))) != len(accuracy):
+            seen: set[tuple[str, str]] = set()
+            i = next(i for i, k in enumerate(zip(dataset, concept, strict=True)) if k in seen or seen.add(k))
+            raise ValueError(f"concept {concept[i]!r} of dataset {dataset[i]!r} appears more than once")
+        return cls._freeze(concept, class_name, dataset, n, accuracy)
+
+    @classmethod
+    def _freeze(cls, concept: Sequence, class_name: Sequence, dataset: Sequence, n: Sequence,
+                accuracy: Sequence) -> ConceptTable:
+        """Check the numbers and freeze columns whose strings are already checked."""
 
         def where(i: int) -> str:
             return f"row {i} ({dataset[i]}/{concept[i]!r})"
 
-        for name, values in {"concept": concept, "class_name": class_name, "dataset": dataset}.items():
-            if set(map(type, values)) != {str} or "" in set(map(str.strip, values)):
-                i = next(i for i, v in enumerate(values) if not isinstance(v, str) or not v.strip())
-                raise ValueError(f"row {i}: {name} must be a non-empty string, got {values[i]!r}")
         n_types = set(map(type, n))
-        if not n_types <= {int, type(None)} or (int in n_types and min(v for v in n if v is not None) <= 0):
+        known = n if type(None) not in n_types else [v for v in n if v is not None]
+        if not n_types <= {int, type(None)} or (known and min(known) <= 0):
             i = next(i for i, v in enumerate(n) if v is not None and (type(v) is not int or v <= 0))
             raise ValueError(f"{where(i)}: n must be a positive integer or null, got {n[i]!r}")
         if not set(map(type, accuracy)) <= {int, float}:
@@ -150,12 +159,8 @@ class ConceptTable:
         if off.any():
             i = int(np.argmax(off))
             raise ValueError(f"{where(i)}: accuracy must be a finite fraction in [0, 1], got {acc[i]!r}")
-        if len(set(zip(dataset, concept, strict=True))) != len(acc):
-            seen: set[tuple[str, str]] = set()
-            i = next(i for i, k in enumerate(zip(dataset, concept, strict=True)) if k in seen or seen.add(k))
-            raise ValueError(f"concept {concept[i]!r} of dataset {dataset[i]!r} appears more than once")
+        n_arr = np.array([np.nan if v is None else v for v in n] if type(None) in n_types else n, dtype=float)
         arrays = [np.asarray(v, dtype=object) for v in (concept, class_name, dataset)]
-        n_arr = np.array([np.nan if v is None else v for v in n], dtype=float)
         for a in (*arrays, n_arr, acc):
             a.flags.writeable = False
         return cls(*arrays, n_arr, acc)
@@ -254,9 +259,29 @@ def _key(name: str) -> str:
     return concept_key(name)  # cached: the same class names recur in every model's record
 
 
+def _check_strings(values: Sequence, name: str) -> None:
+    if set(map(type, values)) != {str} or "" in set(map(str.strip, values)):
+        i = next(i for i, v in enumerate(values) if not isinstance(v, str) or not v.strip())
+        raise ValueError(f"row {i}: {name} must be a non-empty string, got {values[i]!r}")
+
+
+@lru_cache(maxsize=256)
+def _block_concepts(dataset: str, names: tuple[str, ...]) -> tuple[str, ...]:
+    """Concept keys of one dataset's class names, checked: every model of a benchmark repeats the same
+    list, so the string checks and key derivation run once per distinct list, not once per record."""
+    _check_strings(names, "class_name")
+    concepts = tuple(map(_key, names))
+    if len(set(concepts)) != len(concepts):
+        seen: set[str] = set()
+        dup = next(c for c in concepts if c in seen or seen.add(c))
+        raise ValueError(f"concept {dup!r} of dataset {dataset!r} appears more than once")
+    return concepts
+
+
 def _unpack(results: dict) -> ConceptTable:
     """``{dataset: [[class_name, n, accuracy(, concept)], ...]}`` → a validated table."""
     cols: tuple[list, ...] = ([], [], [], [], [])
+    plain = True  # every row without an explicit concept key: the fast path below
     for dataset, rows in results.items():
         if not isinstance(rows, list):
             raise ValueError(f"results of dataset {dataset!r} must be a list of rows {ROW_FORMAT}")
@@ -266,22 +291,21 @@ def _unpack(results: dict) -> ConceptTable:
         if not lengths <= {3, 4}:
             bad = next(r for r in rows if type(r) is not list or len(r) not in (3, 4))
             raise ValueError(f"dataset {dataset!r} holds row {bad!r}; each row must be {ROW_FORMAT}")
-        if lengths == {3}:  # the common case: transpose at C speed
-            names, ns, accs = zip(*rows, strict=True)
-        else:
-            names, ns, accs = [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
+        names, ns, accs = [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
         if set(map(type, names)) - {str}:
             bad = next(r for r in rows if type(r[0]) is not str)
             raise ValueError(f"dataset {dataset!r} holds row {bad!r}; class_name must be a string")
         if lengths <= {3}:
-            cols[0].extend(map(_key, names))
+            cols[0].extend(_block_concepts(dataset, tuple(names)))
         else:
-            ns, accs = [r[1] for r in rows], [r[2] for r in rows]
+            plain = False
             cols[0].extend(r[3] if len(r) == 4 else _key(r[0]) for r in rows)
         cols[1].extend(names)
         cols[2].extend([dataset] * len(rows))
         cols[3].extend(ns)
         cols[4].extend(accs)
+    if plain and cols[4] and set(map(type, results)) == {str} and "" not in set(map(str.strip, results)):
+        return ConceptTable._freeze(*cols)  # names, keys and uniqueness were checked per dataset
     return ConceptTable.from_columns(*cols)
 
 

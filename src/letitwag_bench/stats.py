@@ -49,8 +49,11 @@ DEFAULT_TAIL_THRESHOLD = 1000.0
 CI_METHODS = ("percentile", "bca")
 WEIGHTINGS = ("equal", "n")
 MIN_CONCEPTS = 3
-# Entries of the bootstrap weight matrix built per step (rows × k): keeps the working set in cache.
+# Concept draws per random-number call (rows × k). The multiplicity matrix is multiplied a block of
+# rows at a time: at least _BLOCK_ENTRIES entries (cache-sized, for a few columns), and more rows when
+# there are many columns, so that BLAS packs the (k, columns) matrix seldom.
 _CHUNK_ENTRIES = 2**16
+_BLOCK_ENTRIES = 2**17
 
 
 class StatsError(ValueError):
@@ -241,7 +244,8 @@ def _pearson(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.corrcoef(a, b)[0, 1])
 
 
-def _binned(x: np.ndarray, y_pct: np.ndarray, n_bins: int) -> BinnedCurve:
+def _binned(x: np.ndarray, y_pct: np.ndarray, n_bins: int) -> list[BinnedCurve]:
+    """Binned curves of m models' (m, k) accuracies `y_pct` on the same x (one per row)."""
     if n_bins < 1:
         raise StatsError(f"n_bins must be ≥ 1, got {n_bins}")
     if x.size == 0:
@@ -252,19 +256,24 @@ def _binned(x: np.ndarray, y_pct: np.ndarray, n_bins: int) -> BinnedCurve:
     # Bins are [lo, hi) except the last, closed so that the largest x falls in it (np.histogram's rule).
     which = np.searchsorted(edges[1:-1], x, side="right")
     n = np.bincount(which, minlength=n_bins)
-    sums = np.bincount(which, weights=y_pct, minlength=n_bins)
+    # One bincount for all models (bin ids offset per model): each bin's sum runs over its concepts in
+    # order, as a single model's bincount would.
+    m = y_pct.shape[0]
+    ids = (which[None, :] + n_bins * np.arange(m)[:, None]).ravel()
+    sums = np.bincount(ids, weights=y_pct.ravel(), minlength=m * n_bins).reshape(m, n_bins)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = sums / n
-        sq = np.bincount(which, weights=(y_pct - mean[which]) ** 2, minlength=n_bins)
+        dev = (y_pct - mean[:, which]) ** 2
+        sq = np.bincount(ids, weights=dev.ravel(), minlength=m * n_bins).reshape(m, n_bins)
         sem = np.sqrt(sq / (n - 1)) / np.sqrt(n)
-    sem[n < 2] = np.nan
+    sem[:, n < 2] = np.nan
     centre = (edges[:-1] + edges[1:]) / 2
     full = n > 0
     inner = full.copy()
     inner[[0, -1]] = False
-    return BinnedCurve(edges=edges, centre=centre, n=n.astype(np.int64), mean=mean, sem=sem,
-                       pearson_r=_pearson(centre[full], mean[full]),
-                       pearson_r_trimmed=_pearson(centre[inner], mean[inner]))
+    return [BinnedCurve(edges=edges, centre=centre, n=n.astype(np.int64), mean=mean[j], sem=sem[j],
+                        pearson_r=_pearson(centre[full], mean[j, full]),
+                        pearson_r_trimmed=_pearson(centre[inner], mean[j, inner])) for j in range(m)]
 
 
 def binned_curve(accuracy: ArrayLike, counts: ArrayLike, *, n_bins: int = 12) -> BinnedCurve:
@@ -273,7 +282,7 @@ def binned_curve(accuracy: ArrayLike, counts: ArrayLike, *, n_bins: int = 12) ->
     accuracy: (k,) fractions; counts: (k,) raw counts.
     """
     acc, _, x, _ = _inputs(accuracy, counts)
-    return _binned(x, 100.0 * acc, n_bins)
+    return _binned(x, 100.0 * acc[None, :], n_bins)[0]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -304,29 +313,49 @@ def _slope_from_sums(s: np.ndarray) -> np.ndarray:
     return np.where(sxx > 1e-10 * s0 * s3, slope, np.nan)
 
 
-def _resample_sums(suffs: list[np.ndarray], n_bootstrap: int, seed: int) -> np.ndarray:
-    """(n_bootstrap, m, 5) sufficient-statistic sums of bootstrap resamples of the k concepts, for each of
-    m models' (k, 5) statistics in `suffs`.
+def _exact_columns(s: np.ndarray) -> np.ndarray:
+    """Round each column of (k, c) statistics to a power-of-two grid on which every bootstrap sum is exact.
 
-    Resamples are built a block of rows at a time (about 65k indices, so the block stays in cache and
-    memory stays bounded for any k): the block's concept indices come from one ``default_rng(seed)``
-    stream, each row's multiplicities are a bincount of its indices (with row offsets), and
-    multiplicities @ suff gives the sums. The draws are shared by all models, and each model's product
-    is the same (rows, k) @ (k, 5) operation whatever the other models are, so a model's result is
-    bit-identical whether it is fitted alone or with others, and depends only on (suff, n_bootstrap, seed).
+    A resample's multiplicities are non-negative integers summing to k, so any partial sum of
+    multiplicity × statistic is bounded by k · max|column|. With the grid step 2^e such that this bound
+    is at most 2^(52+e), every product and partial sum is a multiple of the step below 2^53 steps:
+    exactly representable in float64. Exact sums do not depend on the order of summation, so the
+    matrix product's blocking (BLAS kernel, threads, how many models share the product) cannot change
+    a bit. The rounding moves a statistic by at most k · max|column| · 2^-53 (about 1e-12 of its
+    scale for k = 5000), far below anything reported.
     """
-    k = suffs[0].shape[0]
+    bound = s.shape[0] * np.abs(s).max(axis=0)
+    step = np.exp2(np.ceil(np.log2(np.where(bound > 0, bound, 1.0))) - 52)
+    return np.round(s / step) * step
+
+
+def _resample_sums(columns: np.ndarray, n_bootstrap: int, seed: int) -> np.ndarray:
+    """(n_bootstrap, c) sums over bootstrap resamples of the k concepts of each column of (k, c) `columns`.
+
+    Each resample's concept multiplicities come from one ``default_rng(seed)`` stream, drawn a chunk
+    of rows at a time (about 65k indices: the draws for a seed never depend on k's blocking below) and
+    counted with one bincount per chunk; multiplicities @ columns then gives the sums, one matrix
+    product per block of rows. The columns are first put on the grid of :func:`_exact_columns`, on which
+    the sums are exact: a column's sums depend only on (column, n_bootstrap, seed), never on the other
+    columns, so a model fitted alone or in a leaderboard of thousands gets the same bits.
+    """
+    k, c = columns.shape
+    exact = _exact_columns(columns)
     rng = np.random.default_rng(seed)
     dtype = np.uint16 if k <= np.iinfo(np.uint16).max else np.int64  # fewer random bits when they suffice
-    out = np.empty((n_bootstrap, len(suffs), 5))
+    out = np.empty((n_bootstrap, c))
     chunk = max(1, _CHUNK_ENTRIES // k)
+    block = max(1, _BLOCK_ENTRIES // (k * chunk), c // (4 * chunk)) * chunk
     offsets = (np.arange(chunk, dtype=np.int64) * k)[:, None]
-    for start in range(0, n_bootstrap, chunk):
-        rows = min(chunk, n_bootstrap - start)
-        block = rng.integers(0, k, size=(rows, k), dtype=dtype)
-        weights = np.bincount((block + offsets[:rows]).ravel(), minlength=rows * k).reshape(rows, k)
-        for j, suff in enumerate(suffs):
-            out[start:start + rows, j] = weights @ suff
+    weights = np.empty((min(block, n_bootstrap), k))
+    for start in range(0, n_bootstrap, block):
+        rows = min(block, n_bootstrap - start)
+        for first in range(0, rows, chunk):
+            size = min(chunk, rows - first)
+            draws = rng.integers(0, k, size=(size, k), dtype=dtype)
+            weights[first:first + size] = np.bincount((draws + offsets[:size]).ravel(),
+                                                      minlength=size * k).reshape(size, k)
+        np.matmul(weights[:rows], exact, out=out[start:start + rows])
     return out
 
 
@@ -458,6 +487,21 @@ def fit_scaling(accuracy: ArrayLike, counts: ArrayLike, *, n: ArrayLike | None =
                             n_bins=n_bins, tail_threshold=tail_threshold, ci_method=ci_method)[0]
 
 
+def _resampled_model_sums(suffs: list[np.ndarray], weighting: str, n_bootstrap: int, seed: int) -> np.ndarray:
+    """(n_bootstrap, m, 5) resampled sums of m models' (k, 5) statistics, from one set of draws and one
+    matrix product. With equal weights the columns w, w·x, w·x² depend on x alone, so they are summed
+    once for all models (exact sums: the same bits as summing them per model)."""
+    m = len(suffs)
+    if weighting != "equal":
+        return _resample_sums(np.concatenate(suffs, axis=1), n_bootstrap, seed).reshape(n_bootstrap, m, 5)
+    shared = [0, 1, 3]
+    sums = _resample_sums(np.column_stack([suffs[0][:, shared], *(s[:, [2, 4]] for s in suffs)]), n_bootstrap, seed)
+    out = np.empty((n_bootstrap, m, 5))
+    out[:, :, shared] = sums[:, None, :3]
+    out[:, :, 2], out[:, :, 4] = sums[:, 3::2], sums[:, 4::2]
+    return out
+
+
 def fit_scaling_many(accuracy: ArrayLike, counts: ArrayLike, *, n: ArrayLike | None = None,
                      weighting: str = "equal", n_bootstrap: int = 2000, seed: int = 0,
                      ci_level: float = 0.95, n_bins: int = 12, tail_threshold: float = DEFAULT_TAIL_THRESHOLD,
@@ -489,17 +533,20 @@ def fit_scaling_many(accuracy: ArrayLike, counts: ArrayLike, *, n: ArrayLike | N
     rows = [_inputs(acc_all[j], counts, None if n_all is None else n_all[j]) for j in range(acc_all.shape[0])]
     raw, x = rows[0][1], rows[0][2]
     _check_fit_design(x)
-    ys = [100.0 * acc for acc, *_ in rows]
+    ys = 100.0 * acc_all
     ws = [n_arr if weighting == "n" else np.ones_like(x) for *_, n_arr in rows]
     suffs = [_suff(x, y, w) for y, w in zip(ys, ws, strict=True)]
-    # (n_bootstrap, m, 5) resampled sums for all models from one set of draws.
-    boot_sums = _resample_sums(suffs, n_bootstrap, seed)
-    all_boots = _slope_from_sums(boot_sums)
+    all_boots = _slope_from_sums(_resampled_model_sums(suffs, weighting, n_bootstrap, seed))
 
     from scipy import stats as sps  # deferred: scipy.stats costs ~0.7 s to import, too much for CLI start-up
 
+    # Whatever is per concept is computed for all models at once; rows are independent, so row j is
+    # what a single fit of model j computes.
+    curves = _binned(x, ys, n_bins)
+    x_rank, y_ranks = sps.rankdata(x), sps.rankdata(ys, axis=1)
     tail = raw < tail_threshold
     q25, q75 = np.quantile(x, [0.25, 0.75])
+    masks = {"tail": tail, "head": ~tail, "low": x <= q25, "high": x >= q75}
     fits = []
     for j, (y, w, suff) in enumerate(zip(ys, ws, suffs, strict=True)):
         slope = float(_slope_from_sums(suff.sum(axis=0)))
@@ -507,18 +554,16 @@ def fit_scaling_many(accuracy: ArrayLike, counts: ArrayLike, *, n: ArrayLike | N
         boots = all_boots[:, j]
         lo, hi = _interval(slope, boots, suff, ci_level, ci_method)
         finite = boots[np.isfinite(boots)]
-        if np.ptp(y) == 0:
-            pearson, spearman = math.nan, math.nan
-        else:
-            pearson = _pearson(x, y)
-            spearman = float(sps.spearmanr(x, y).statistic)
+        constant = np.ptp(y) == 0
         fits.append(ScalingFit(
             slope=slope, intercept=float(intercept), slope_ci_low=lo, slope_ci_high=hi,
-            pearson_r=pearson, spearman_rho=spearman, n_concepts=int(x.size), n_zero_count=int(np.sum(raw == 0)),
+            pearson_r=math.nan if constant else _pearson(x, y),
+            spearman_rho=math.nan if constant else _pearson(x_rank, y_ranks[j]),
+            n_concepts=int(x.size), n_zero_count=int(np.sum(raw == 0)),
             ci_level=float(ci_level), n_bootstrap=int(n_bootstrap), seed=int(seed), ci_method=ci_method,
-            binned=_binned(x, y, n_bins),
-            tail_accuracy=_mean_or_nan(y[tail]), head_accuracy=_mean_or_nan(y[~tail]),
-            tail_quartile_accuracy=_mean_or_nan(y[x <= q25]), head_quartile_accuracy=_mean_or_nan(y[x >= q75]),
+            binned=curves[j], tail_accuracy=_mean_or_nan(y[masks["tail"]]),
+            head_accuracy=_mean_or_nan(y[masks["head"]]), tail_quartile_accuracy=_mean_or_nan(y[masks["low"]]),
+            head_quartile_accuracy=_mean_or_nan(y[masks["high"]]),
             tail_threshold=float(tail_threshold), log_count_min=float(x.min()), log_count_max=float(x.max()),
             slope_se=float(finite.std(ddof=1)) if finite.size > 1 else math.nan,
             weighting=weighting, n_tail=int(tail.sum()), n_head=int((~tail).sum()),
@@ -680,7 +725,7 @@ def compare_slopes(accuracy_a: ArrayLike, accuracy_b: ArrayLike, counts: ArrayLi
     slope_b = float(_slope_from_sums(_suff(x, 100 * acc_b, w).sum(axis=0)))
     suff = _suff(x, 100 * (acc_a - acc_b), w)
     diff = float(_slope_from_sums(suff.sum(axis=0)))
-    boots = _slope_from_sums(_resample_sums([suff], n_bootstrap, seed)[:, 0])
+    boots = _slope_from_sums(_resample_sums(suff, n_bootstrap, seed))
     lo, hi = _interval(diff, boots, suff, ci_level, ci_method)
     finite = boots[np.isfinite(boots)]
     p = min(1.0, 2 * min(1 + np.sum(finite <= 0), 1 + np.sum(finite >= 0)) / (finite.size + 1))

@@ -6,7 +6,8 @@ built leaderboard exactly as they were. Readers per harness:
 - clip_benchmark: its output JSON (``{"dataset", "model", "pretrained", "task", "metrics", ...}``)
   plus the per-concept sidecar next to it (``.json`` → ``.concepts.csv``, columns
   ``concept,class_name,dataset,n,correct,accuracy,count``). Several files of one model whose
-  datasets make up the pooled ``concepts`` benchmark are merged into one record.
+  datasets make up a pooled benchmark are merged into one record: ``letitwag/<name>`` runs over the
+  8 datasets of ``concepts_cb`` go there (the smallest benchmark holding the files' datasets).
 - lm-eval: ``results_<date>.json`` goes to ``letitwag_bench.harness.lm_eval.read_outputs`` with the
   ``samples_*.jsonl`` files beside it; each task's table becomes a record of the benchmark the reader
   names (``letitwag_vlm`` has a board; other ids are rejected).
@@ -28,6 +29,7 @@ from letitwag_bench import leaderboard as lb
 from letitwag_bench import stats
 from letitwag_bench.concept_results import sidecar_path
 from letitwag_bench.counts import load_counts
+from letitwag_bench.datasets.clip_benchmark_classes import COUNTS_DATASET, POOLED_DATASETS
 from letitwag_bench.records import (
     CountsUsed,
     RecordError,
@@ -37,6 +39,8 @@ from letitwag_bench.records import (
     write_record,
 )
 
+PREFIX = "letitwag/"  # clip_benchmark dataset names of the adapter
+POOLED_BOARD = "concepts_cb"  # the pooled board that `letitwag/<name>` runs over POOLED_DATASETS reach
 CLIP_BENCHMARK_KEYS = ("dataset", "model", "pretrained", "metrics")
 SIDECAR_COLUMNS = ("concept", "class_name", "dataset", "n", "accuracy")
 PACKAGES = ("letitwag-bench", "clip-benchmark", "open_clip_torch", "torch", "lm-eval")
@@ -54,6 +58,7 @@ class Submission:
     counts: CountsUsed
     rows: pd.DataFrame  # concept, class_name, dataset, n, accuracy
     benchmark: str | None = None  # set by readers that know it; else found from the rows' datasets
+    source_dataset: str | None = None  # the harness's own dataset name (clip_benchmark's `dataset`)
 
 
 def _load_json(path: Path) -> dict:
@@ -130,10 +135,16 @@ def read_clip_benchmark(path: Path) -> Submission:
     except ValueError as err:
         raise RecordError(f"{path}: field 'model'/'pretrained': {err}") from err
     rows = read_sidecar(sidecar_path(path))
+    name = data["dataset"].removeprefix(PREFIX)
+    if data["dataset"].startswith(PREFIX) and name in COUNTS_DATASET and set(rows["dataset"]) != {COUNTS_DATASET[name]}:
+        raise RecordError(f"{sidecar_path(path)}: column 'dataset' holds {sorted(set(rows['dataset']))}, but the "
+                          f"output is for {data['dataset']!r}, whose sidecar rows have dataset "
+                          f"{COUNTS_DATASET[name]!r}; is it the sidecar of another run?")
     counts = CountsUsed(**{k: _opt_str(metrics.get(f"counts_{k}")) for k in ("source", "revision", "corpus", "method")})
     language = data.get("language") or "en"
     prompt_set = str(metrics.get("prompt_set") or f"clip_benchmark default templates ({language})")
-    return Submission(path, "clip_benchmark", data["model"], data["pretrained"], prompt_set, counts, rows)
+    return Submission(path, "clip_benchmark", data["model"], data["pretrained"], prompt_set, counts, rows,
+                      source_dataset=data["dataset"])
 
 
 def _opt_str(value: object) -> str | None:
@@ -159,19 +170,24 @@ def read_lm_eval(path: Path) -> list[Submission]:
     return out
 
 
-def benchmark_of(sub: Submission) -> lb.Benchmark:
-    """The benchmark the reader named, or the one whose datasets the submission's rows belong to."""
-    if sub.benchmark is not None:
-        if sub.benchmark not in lb.BENCHMARKS:
-            raise RecordError(f"{sub.path}: benchmark {sub.benchmark!r} has no leaderboard; leaderboards exist "
+def benchmark_of(subs: Sequence[Submission]) -> lb.Benchmark:
+    """The benchmark the reader named, or the smallest one whose datasets hold the rows' datasets of all of
+    one model's files together (so that runs over the 8 `letitwag/<name>` datasets go to `concepts_cb`, runs
+    over all 19 classification sets to `concepts`, and an incomplete set to the board it falls short of)."""
+    named = {s.benchmark for s in subs}
+    if named != {None}:
+        bid = named.pop()  # callers group named submissions by benchmark, so there is exactly one
+        if bid not in lb.BENCHMARKS:
+            raise RecordError(f"{subs[0].path}: benchmark {bid!r} has no leaderboard; leaderboards exist "
                               f"for {', '.join(lb.BENCHMARKS)}")
-        return lb.BENCHMARKS[sub.benchmark]
-    datasets = set(sub.rows["dataset"])
-    for bench in lb.BENCHMARKS.values():
-        if datasets <= set(bench.classes()["dataset"]):
-            return bench
+        return lb.BENCHMARKS[bid]
+    datasets = set().union(*(s.rows["dataset"] for s in subs))
+    holding = [b for b in lb.BENCHMARKS.values() if datasets <= set(b.classes()["dataset"])]
+    if holding:  # min keeps the first of equal size: `letitwag` before `letitwag_vlm`, which shares its classes
+        return min(holding, key=lambda b: b.classes()["dataset"].nunique())
     known = {b.id: sorted(set(b.classes()["dataset"])) for b in lb.BENCHMARKS.values()}
-    raise RecordError(f"{sub.path}: column 'dataset' holds {sorted(datasets)}, which belong to no single "
+    where = ", ".join(str(s.path) for s in subs)
+    raise RecordError(f"{where}: column 'dataset' holds {sorted(datasets)}, which belong to no single "
                       f"benchmark; benchmarks and their datasets: {known}")
 
 
@@ -189,9 +205,12 @@ def to_records(subs: Sequence[Submission], *, display_name: str | None = None, c
                url: str | None = None, release_date: str | None = None, params: int | None = None,
                today: str | None = None) -> list[ResultRecord]:
     """Group submissions by (model, benchmark) and build validated records."""
-    groups: dict[tuple[str, str], list[Submission]] = {}
+    by_model: dict[tuple[str, str | None], list[Submission]] = {}
     for sub in subs:
-        groups.setdefault((model_slug(sub.architecture, sub.pretrained), benchmark_of(sub).id), []).append(sub)
+        by_model.setdefault((model_slug(sub.architecture, sub.pretrained), sub.benchmark), []).append(sub)
+    groups: dict[tuple[str, str], list[Submission]] = {}
+    for (slug, _), group in by_model.items():
+        groups.setdefault((slug, benchmark_of(group).id), []).extend(group)
     if display_name is not None and len({slug for slug, _ in groups}) > 1:
         raise RecordError("--display-name names one model, but the files hold several models: "
                           f"{sorted({slug for slug, _ in groups})}; submit them separately")
@@ -200,7 +219,15 @@ def to_records(subs: Sequence[Submission], *, display_name: str | None = None, c
     for (_, bid), group in sorted(groups.items()):
         first, bench = group[0], lb.BENCHMARKS[bid]
         where = ", ".join(str(s.path) for s in group)
+        if bid == POOLED_BOARD:
+            _check_pooled_sources(group)
         rows = pd.concat([s.rows for s in group], ignore_index=True)
+        if bench.excluded:
+            rows = rows[[p not in bench.excluded for p in zip(rows["dataset"], rows["concept"], strict=True)]]
+        missing = sorted(set(bench.classes()["dataset"]) - set(rows["dataset"]))
+        if missing:
+            raise RecordError(f"{where}: benchmark {bid!r} needs results for all its datasets; missing "
+                              f"dataset(s): {', '.join(missing)}{_run_hint(bid, missing)}")
         dup = rows.duplicated(["dataset", "concept"])
         if dup.any():
             d = rows[dup].iloc[0]
@@ -227,6 +254,23 @@ def to_records(subs: Sequence[Submission], *, display_name: str | None = None, c
         lb.check_coverage(rec, bench, where=where)
         records.append(rec)
     return records
+
+
+def _check_pooled_sources(group: list[Submission]) -> None:
+    """The concepts_cb concept keys are those of `letitwag/<name>` runs; an imagenetv2 run (dataset `imagenet` in
+    its sidecar) or a sidecar made some other way must not pass for one."""
+    accepted = [PREFIX + n for n in POOLED_DATASETS]
+    for sub in group:
+        if sub.source_dataset not in accepted:
+            raise RecordError(f"{sub.path}: field 'dataset' is {sub.source_dataset!r}; benchmark {POOLED_BOARD!r} "
+                              f"takes clip_benchmark outputs of {', '.join(accepted)}")
+
+
+def _run_hint(bid: str, missing: list[str]) -> str:
+    if bid != POOLED_BOARD:
+        return ""
+    names = [PREFIX + n for n in POOLED_DATASETS if COUNTS_DATASET[n] in missing]
+    return f" (run clip_benchmark eval --dataset {' '.join(names)} and submit those outputs too)"
 
 
 def _int_or_none(x: float) -> int | float | None:
@@ -261,7 +305,8 @@ def submit(paths: Sequence[Path], *, results_dir: Path, out_dir: Path, replace: 
     table = load_counts(counts_source)
     for rec in records:  # the fit must succeed before anything is written
         try:
-            lb.fit(lb.align(rec, lb.BENCHMARKS[rec.benchmark.id].counts(table)), n_bootstrap=10)
+            index = lb.ConceptIndex(lb.BENCHMARKS[rec.benchmark.id].counts(table))
+            lb.fit_values(index, *index.values([rec]), n_bootstrap=10)
         except stats.StatsError as err:
             raise RecordError(f"{rec.relpath()}: cannot be fitted: {err}") from err
     existing = lb.load_records(results_dir) if Path(results_dir).exists() else []

@@ -32,7 +32,12 @@ from typing import TYPE_CHECKING, Any
 
 from letitwag_bench.concepts import concept_key
 from letitwag_bench.counts_choice import CountsChoice, pick_corpus
-from letitwag_bench.datasets.clip_benchmark_classes import COUNTS_DATASET, map_classes
+from letitwag_bench.datasets.clip_benchmark_classes import (
+    COUNTS_DATASET,
+    POOLED_DATASETS,
+    clip_benchmark_class_names,
+    map_classes,
+)
 from letitwag_bench.datasets.templates import clip_benchmark_file, clip_templates
 
 if TYPE_CHECKING:
@@ -165,6 +170,25 @@ def stratification_for(name: str, class_names: list[str]) -> Stratification:
         class_concepts=[c if c is not None else concept_key(n) for c, n in zip(found, class_names, strict=True)],
         unmatched=[n for c, n in zip(found, class_names, strict=True) if c is None],
     )
+
+
+def pooled_classes() -> pd.DataFrame:
+    """What ``clip_benchmark eval --dataset letitwag/<name>`` writes for each of the `concepts_cb` board's
+    datasets, from clip_benchmark's shipped class names through :func:`stratification_for` (the run's own
+    map): ``dataset``, ``class_name`` (merged classes joined by ``"; "``, as in the sidecar), ``concept``,
+    and ``matched`` (False for classes without a counts concept, which keep their own key)."""
+    import pandas as pd
+
+    parts = []
+    for name in POOLED_DATASETS:
+        strat = stratification_for(name, list(clip_benchmark_class_names(name)))
+        names: dict[str, list[str]] = {}
+        for class_name, concept in zip(strat.class_names, strat.class_concepts, strict=True):
+            names.setdefault(concept, []).append(class_name)
+        unmatched = {concept_key(n) for n in strat.unmatched}
+        parts.append(pd.DataFrame({"dataset": strat.dataset, "class_name": ["; ".join(v) for v in names.values()],
+                                   "concept": list(names), "matched": [c not in unmatched for c in names]}))
+    return pd.concat(parts, ignore_index=True).sort_values(["dataset", "concept"]).reset_index(drop=True)
 
 
 def _wrap_build_dataset(original):
