@@ -84,7 +84,7 @@ def _ascii_tokens(texts: pa.Array) -> tuple[pa.Array, np.ndarray]:
         bounds = np.zeros(1, dtype=np.int64)
     spans = pa.Array.from_buffers(pa.large_string(), len(bounds) - 1,
                                   [None, pa.py_buffer(bounds), pa.py_buffer(data)])
-    return spans, np.repeat(np.arange(len(offsets) - 1), per_text)
+    return spans, np.repeat(np.arange(len(offsets) - 1, dtype=np.int32), per_text)
 
 
 def _even(spans: pa.Array) -> pa.Array:

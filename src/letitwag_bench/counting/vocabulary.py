@@ -98,9 +98,9 @@ class _TokenIndex:
     """Exact token → id lookups for a whole batch of tokens (-1: not listed).
 
     Tokens of up to 8 bytes, nearly all of a caption's, are packed into integers and looked up in a
-    direct-mapped table (one multiplicative hash, sized for few collisions; about 3x faster than
-    Arrow's string hashing); the few listed tokens that share a slot are looked up in a pandas hash
-    index instead. Longer tokens go through Arrow's ``index_in``.
+    direct-mapped table (one multiplicative hash, sized for few collisions; with the packing about
+    twice as fast as Arrow's string hashing); the few listed tokens that share a slot are looked up in a
+    pandas hash index instead. Longer tokens go through Arrow's ``index_in``.
     """
 
     _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing: the top bits of key * 2^64/phi
@@ -241,6 +241,8 @@ class Matcher:
             other = entry != anchor_entry[owner[alive]]
             check, entry = alive[other], entry[other]
             probe = matrix.indices[entry].astype(keys.dtype) * keys.dtype.type(n) + rows[check]
+            order = np.argsort(probe)  # sorted, the binary searches share their paths: about 2x faster
+            probe, check = probe[order], check[order]
             ok[check] &= keys[np.minimum(np.searchsorted(keys, probe), len(keys) - 1)] == probe
         return rows[ok], owner[ok]
 
@@ -270,7 +272,8 @@ class Matcher:
         return np.concatenate(rows), np.concatenate(concepts)
 
 
-_CHUNK = 16384  # captions per pass: its arrays then stay in a core's L2 cache (about 15 % faster than 65536)
+_CHUNK = 16384  # captions per pass (about 1 MB of text): its arrays stay in a core's L2 cache (15-40 % faster
+# than 65,536 on the 2-core development machine)
 
 
 def _chunks(texts: pa.Array) -> Iterator[tuple[int, pa.Array]]:
