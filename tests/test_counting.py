@@ -23,9 +23,12 @@ from hypothesis import strategies as st
 from letitwag_bench.counting import CountingError, build_counts, corpus_size
 from letitwag_bench.counting import local as local_engine
 from letitwag_bench.counting.text import (
+    _apply_rule,
     _ascii_tokens,
     _even,
     _regex_tokens,
+    _suffix_rules,
+    lemma_options,
     lookup_lemmas,
     make_analyzer,
     noun_lemma,
@@ -138,6 +141,25 @@ def test_tokens_outside_the_lemma_table_keep_their_form_unless_flagged() -> None
     assert sorted(found) == unlisted
     assert 0 < flagged.sum() < len(unlisted)
     assert [t for t, f in zip(found, flagged, strict=True) if not f and noun_lemma(t) != t] == []
+
+
+def test_suffix_rules_apply_as_lemminflects_own() -> None:
+    from lemminflect import Lemmatizer
+
+    rules = Lemmatizer()._getOOVLemmatizer()
+    words = ["s", "es", "ices", "bus", "wolves", "corgis", "matrices", "xyzzys", "ab"]
+    assert len(_suffix_rules()) == len(rules.rules) > 10
+    assert [[_apply_rule(w, rule) for rule in _suffix_rules()] for w in words] == [
+        [rules._applyRule(w, r) for r in range(len(rules.rules))] for w in words]
+
+
+def test_noun_lemma_is_among_the_lemma_options() -> None:
+    """The Matcher lemmatises an unknown token only where one of its options is a concept word."""
+    tokens_ = sorted(set(lemma_probe_tokens(np.random.default_rng(8))))
+    options = {t: lemma_options(t) for t in tokens_}
+    assert [t for t in tokens_ if noun_lemma(t) not in options[t]] == []
+    several = [t for t in tokens_ if len(options[t]) > 1]
+    assert len(several) > 1000 and all(t.endswith("s") and t not in lookup_lemmas() for t in several)
 
 
 @pytest.mark.parametrize("method", ["lemmatized", "lowercased"])

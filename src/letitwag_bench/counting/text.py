@@ -178,6 +178,32 @@ def lookup_lemmas() -> dict[str, str]:
 
 
 @lru_cache(maxsize=1)
+def _suffix_rules() -> tuple[tuple[str, str, bool], ...]:
+    """lemminflect's rules for unknown words, as (ending removed, ending added, doubled letter dropped):
+    its model only chooses among them (``LemmatizerRules.lemmatize``)."""
+    rules = _lemminflect().Lemmatizer()._getOOVLemmatizer().rules
+    return tuple((removed, added, double == "True") for removed, added, double in (r.split(",") for r in rules))
+
+
+def _apply_rule(word: str, rule: tuple[str, str, bool]) -> str:
+    """lemminflect's ``LemmatizerRules._applyRule``, given the rule itself."""
+    removed, added, double = rule
+    lemma = (word[: -len(removed)] if removed else word) + added
+    return lemma[:-1] if double else lemma
+
+
+def lemma_options(token: str) -> set[str]:
+    """Every lemma :func:`noun_lemma` may give a lower-case token, found without running lemminflect's
+    model (about 100 µs a word): the lemma itself, except for unknown ASCII words ending in ``s``, whose
+    lemma is what one of lemminflect's suffix rules makes of them, or the word without its final ``s``."""
+    if token in lookup_lemmas():
+        return {lookup_lemmas()[token]}
+    if token.isascii() and token.isalpha() and token.islower() and token.endswith("s") and len(token) > 3:
+        return {_apply_rule(token, rule).lower() for rule in _suffix_rules()} | {token[:-1]}
+    return {noun_lemma(token)}
+
+
+@lru_cache(maxsize=1)
 def _forms_by_lemma() -> dict[str, tuple[str, ...]]:
     """:func:`lookup_lemmas` inverted: lemma → the tokens it is the lemma of."""
     forms: dict[str, list[str]] = {}
@@ -233,6 +259,10 @@ class Analyzer:
         forms = _forms_by_lemma()
         return {form: lemma for lemma in lemmas for form in forms.get(lemma, ())}
 
+    def lemma_options(self, token: str) -> set[str]:
+        """Lemmas :meth:`lemma` may give `token`, found more cheaply than the lemma itself."""
+        return lemma_options(token) if self.method == "lemmatized" else {token}
+
     def unlisted(self, data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """Which tokens (UTF-8 byte spans of `data`) :meth:`lemma_table` does not list may still have a
         lemma other than themselves, so that :meth:`lemma` must be asked; for all others it is the token."""
@@ -279,6 +309,9 @@ class SpacyAnalyzer(Analyzer):
 
     def table_forms(self, lemmas: Iterable[str]) -> dict[str, str]:
         return {}
+
+    def lemma_options(self, token: str) -> set[str]:
+        return {token}
 
     def unlisted(self, data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         return np.zeros(len(starts), dtype=bool)

@@ -187,12 +187,12 @@ class Matcher:
     def _lemma_ids(self, tokens: pa.Array) -> np.ndarray:
         """Word id (or -1) of each token by :meth:`_lemma`, each distinct token once per process."""
         encoded = tokens.dictionary_encode()
-        cache, word_id, lemma = self._token_id, self._word_id, self._lemma
+        cache, word_id, lemma, options = self._token_id, self._word_id, self._lemma, self.analyzer.lemma_options
         ids = np.empty(len(encoded.dictionary), dtype=np.int32)
         for i, token in enumerate(encoded.dictionary.to_pylist()):
             wid = cache.get(token)
-            if wid is None:
-                wid = cache[token] = word_id.get(lemma(token), -1)
+            if wid is None:  # the lemma itself only where it may be a concept word
+                wid = cache[token] = -1 if word_id.keys().isdisjoint(options(token)) else word_id.get(lemma(token), -1)
             ids[i] = wid
         return ids[encoded.indices.to_numpy()]
 
