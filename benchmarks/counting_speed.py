@@ -13,8 +13,13 @@ measured in the same run on one core:
   words all occur is counted (candidates found through a word → concepts index).
 
 Rates are per CPU second of the measuring process (time.process_time), so that other work on a shared
-machine does not distort them; wall time is printed too. Prints both rates and the ratio;
-targets: local ≥ 200,000 captions/s/core and ≥ 50× the baseline.
+machine distorts them less; wall time is printed too. Still, on a busy 2-core machine both rates vary
+by ±20 % from run to run: ``--repeat 3`` measures each side three times and keeps the fastest of each.
+Prints both rates and the ratio; targets: local ≥ 200,000 captions/s/core and ≥ 50× the baseline.
+
+Measured on the 2-core development machine (shared with other work), three default runs: local
+LOCAL_RANGE captions/s/core, baseline BASE_RANGE, ratio RATIO_RANGE (median MEDIAN×); with ``--repeat 3``:
+REPEAT_LINE.
 """
 
 from __future__ import annotations
@@ -94,6 +99,8 @@ def main() -> None:
     parser.add_argument("--captions", type=int, default=400_000)
     parser.add_argument("--baseline-captions", type=int, default=20_000)
     parser.add_argument("--shards", type=int, default=4)
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="measure each side this many times and keep the fastest (steadier on a busy machine)")
     args = parser.parse_args()
 
     vocabulary = Vocabulary.from_counts(load_counts("bundled"), make_analyzer("lemmatized"))
@@ -104,21 +111,28 @@ def main() -> None:
         for i, part in enumerate(np.array_split(np.arange(len(texts)), args.shards)):
             shards.append(Path(tmp) / f"shard-{i}.parquet")
             pq.write_table(pa.table({"caption": [texts[j] for j in part]}), shards[-1])
-        count_local(shards[:1], vocabulary, Settings(), workers=1, progress=False)  # warm the lemma cache path
-        start, wall = time.process_time(), time.perf_counter()
-        total = count_local(shards, vocabulary, Settings(), workers=1, progress=False)
-        local_s, wall = time.process_time() - start, time.perf_counter() - wall
+        # Once per process (lemminflect's tables loaded); the timed run still builds its matcher and its
+        # cache of lemmatised unknown words from scratch, as each worker process does.
+        count_local(shards[:1], vocabulary, Settings(), workers=1, progress=False)
+        runs = []
+        for _ in range(args.repeat):
+            start, wall = time.process_time(), time.perf_counter()
+            total = count_local(shards, vocabulary, Settings(), workers=1, progress=False)
+            runs.append((time.process_time() - start, time.perf_counter() - wall))
+        local_s, wall = min(runs)
+    best = f", best of {args.repeat}" if args.repeat > 1 else ""
     local_rate = total.n_samples / local_s
-    print(f"local engine, 1 process: {total.n_samples:,} captions in {local_s:.2f} s CPU ({wall:.2f} s wall) = "
+    print(f"local engine, 1 process: {total.n_samples:,} captions in {local_s:.2f} s CPU ({wall:.2f} s wall{best}) = "
           f"{local_rate:,.0f} captions/s/core ({total.counts.sum():,} concept hits)")
     try:
-        base_s, base_counts = spacy_baseline(texts[: args.baseline_captions], vocabulary)
+        base_s, base_counts = min((spacy_baseline(texts[: args.baseline_captions], vocabulary)
+                                   for _ in range(args.repeat)), key=lambda run: run[0])
     except (ImportError, OSError, ValueError) as err:
         print(f"spaCy baseline unavailable ({type(err).__name__}: {err}); install spacy and spacy-lookups-data")
         return
     base_rate = args.baseline_captions / base_s
     print(f"spaCy per caption (blank en + lookup lemmatizer): {args.baseline_captions:,} captions in "
-          f"{base_s:.2f} s CPU = {base_rate:,.0f} captions/s/core ({base_counts.sum():,} concept hits)")
+          f"{base_s:.2f} s CPU{best} = {base_rate:,.0f} captions/s/core ({base_counts.sum():,} concept hits)")
     print(f"ratio local / spaCy baseline: {local_rate / base_rate:,.1f}x "
           "(targets: >= 200,000 captions/s/core, >= 50x)")
 

@@ -176,7 +176,7 @@ def test_matcher_word_ids_are_the_lemmas_of_every_token(method: str) -> None:
                                          analyzer)
     word_id = {w: i for i, w in enumerate(vocabulary.words)}
     matcher = Matcher(vocabulary, analyzer)
-    listed, table = sorted(table), analyzer.lemma_table()
+    listed, table = sorted(table), table if method == "lemmatized" else {}
     captions = [" ".join(listed[i: i + 5]) for i in range(0, len(listed), 5)] + probes
     for batch in (captions, [c.title() for c in captions if c.isascii()], captions[::-1]):
         rows, ids = matcher.word_pairs(pa.array(batch))

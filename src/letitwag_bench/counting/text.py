@@ -193,14 +193,16 @@ def _apply_rule(word: str, rule: tuple[str, str, bool]) -> str:
 
 
 def lemma_options(token: str) -> set[str]:
-    """Every lemma :func:`noun_lemma` may give a lower-case token, found without running lemminflect's
-    model (about 100 µs a word): the lemma itself, except for unknown ASCII words ending in ``s``, whose
-    lemma is what one of lemminflect's suffix rules makes of them, or the word without its final ``s``."""
+    """Every lemma :func:`noun_lemma` may give `token`, found without lemminflect's per-word calls: just
+    the lemma, except for an unknown word ending in ``s``, whose lemma is what one of lemminflect's
+    suffix rules makes of it (its model picks the rule, about 100 µs a word) or the word without the ``s``."""
+    if not token.isascii() or token != token.lower():
+        return {noun_lemma(token)}
     if token in lookup_lemmas():
         return {lookup_lemmas()[token]}
-    if token.isascii() and token.isalpha() and token.islower() and token.endswith("s") and len(token) > 3:
+    if token.isalpha() and token.endswith("s") and len(token) > 3:
         return {_apply_rule(token, rule).lower() for rule in _suffix_rules()} | {token[:-1]}
-    return {noun_lemma(token)}
+    return {token}
 
 
 @lru_cache(maxsize=1)
@@ -248,12 +250,9 @@ class Analyzer:
         """Lemma of one token of a concept name."""
         return self.lemma(token)
 
-    def lemma_table(self) -> dict[str, str]:
-        """:meth:`lemma` of many tokens at once, for table lookups (``{}`` where lemmas are the tokens)."""
-        return lookup_lemmas() if self.method == "lemmatized" else {}
-
     def table_forms(self, lemmas: Iterable[str]) -> dict[str, str]:
-        """The tokens :meth:`lemma_table` maps to one of `lemmas`, with their lemma."""
+        """The tokens whose lemma is one of `lemmas` by a lookup table, with their lemma (``{}`` where
+        lemmas are the tokens themselves)."""
         if self.method != "lemmatized":
             return {}
         forms = _forms_by_lemma()
@@ -264,8 +263,8 @@ class Analyzer:
         return lemma_options(token) if self.method == "lemmatized" else {token}
 
     def unlisted(self, data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-        """Which tokens (UTF-8 byte spans of `data`) :meth:`lemma_table` does not list may still have a
-        lemma other than themselves, so that :meth:`lemma` must be asked; for all others it is the token."""
+        """Which tokens (UTF-8 byte spans of `data`) that :meth:`table_forms` does not list may still have
+        a lemma other than themselves, so that :meth:`lemma` must be asked; for all others it is the token."""
         if self.method == "lemmatized":
             return _rule_candidates(data, starts, lengths)
         return np.zeros(len(starts), dtype=bool)
@@ -303,9 +302,6 @@ class SpacyAnalyzer(Analyzer):
 
     def lemma(self, token: str) -> str:
         return token  # already a lemma (prepare)
-
-    def lemma_table(self) -> dict[str, str]:
-        return {}
 
     def table_forms(self, lemmas: Iterable[str]) -> dict[str, str]:
         return {}

@@ -161,38 +161,40 @@ class Matcher:
         self.analyzer = analyzer
         self._word_id = {w: i for i, w in enumerate(vocabulary.words)}
         self._token_id: dict[str, int] = {}
-        self._table = analyzer.lemma_table()
         self._index = _TokenIndex(self._forms())
         self._single = np.flatnonzero(vocabulary.need == 1)
         self._multi = np.flatnonzero(vocabulary.need > 1)
 
     def _forms(self) -> dict[str, int]:
-        """Token → word id for every token the lemma table maps to a concept word, and the concept words
-        themselves (by :meth:`Analyzer.lemma` where the table does not list them)."""
+        """Token → word id for every token a lookup table lemmatises to a concept word, and the concept
+        words themselves."""
         word_id = self._word_id
         forms = {form: word_id[lemma] for form, lemma in self.analyzer.table_forms(word_id).items()}
         for word in self.vocabulary.words:
-            lemma = self._lemma(word)
-            if lemma in word_id:
-                forms[word] = word_id[lemma]
+            wid = self._word_of(word)
+            if wid >= 0:
+                forms[word] = wid
             else:
                 forms.pop(word, None)
         return forms
 
-    def _lemma(self, token: str) -> str:
-        """:meth:`Analyzer.lemma`, read from its table where that lists the token (a dictionary lookup)."""
-        lemma = self._table.get(token)
-        return self.analyzer.lemma(token) if lemma is None else lemma
+    def _word_of(self, token: str) -> int:
+        """Word id of the token's lemma (-1: not a concept word). The lemma itself is only computed where
+        the token's lemma options leave a choice between concept words and others."""
+        options = self.analyzer.lemma_options(token)
+        if self._word_id.keys().isdisjoint(options):
+            return -1
+        return self._word_id.get(next(iter(options)) if len(options) == 1 else self.analyzer.lemma(token), -1)
 
     def _lemma_ids(self, tokens: pa.Array) -> np.ndarray:
-        """Word id (or -1) of each token by :meth:`_lemma`, each distinct token once per process."""
+        """Word id (or -1) of each token by :meth:`_word_of`, each distinct token once per process."""
         encoded = tokens.dictionary_encode()
-        cache, word_id, lemma, options = self._token_id, self._word_id, self._lemma, self.analyzer.lemma_options
+        cache = self._token_id
         ids = np.empty(len(encoded.dictionary), dtype=np.int32)
         for i, token in enumerate(encoded.dictionary.to_pylist()):
             wid = cache.get(token)
-            if wid is None:  # the lemma itself only where it may be a concept word
-                wid = cache[token] = -1 if word_id.keys().isdisjoint(options(token)) else word_id.get(lemma(token), -1)
+            if wid is None:
+                wid = cache[token] = self._word_of(token)
             ids[i] = wid
         return ids[encoded.indices.to_numpy()]
 
