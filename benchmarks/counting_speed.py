@@ -18,8 +18,8 @@ by ±20 % from run to run: ``--repeat 3`` measures each side three times and kee
 Prints both rates and the ratio; targets: local ≥ 200,000 captions/s/core and ≥ 50× the baseline.
 
 Measured on the 2-core development machine (shared with other work), three default runs: local
-LOCAL_RANGE captions/s/core, baseline BASE_RANGE, ratio RATIO_RANGE (median MEDIAN×); with ``--repeat 3``:
-REPEAT_LINE.
+474,000-777,000 captions/s/core, baseline 8,200-12,300, ratio 58-65× (median 63×); ``--repeat 3`` in a
+busier minute: 474,000 vs 9,000 (52×). Before the vectorised lemma lookups: about 220,000-250,000 (22×).
 """
 
 from __future__ import annotations
