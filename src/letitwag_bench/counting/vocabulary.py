@@ -149,11 +149,13 @@ class Matcher:
     """Counts one batch of captions at a time against a :class:`Vocabulary`.
 
     Tokens become word ids by one vectorised lookup in a table of every token whose lemma is a concept
-    word (the analyzer's lemma table, computed once); only tokens the table cannot decide (for the
-    lookup lemmatiser: unknown words ending in ``s``, and non-ASCII words) are lemmatised one at a time,
-    each distinct one once per process. Per batch, the distinct (word, caption) pairs are sorted; a
-    concept's captions are then those of its word that is rarest in the batch, kept where each of its
-    other words is found in the same caption.
+    word (from the analyzer's lemma table, built once per matcher); only tokens the table cannot decide
+    (for the lookup lemmatiser: unknown words ending in ``s``, and non-ASCII words) are looked at one at
+    a time, each distinct one once per matcher, and lemmatised only where their lemma could be a concept
+    word. Batches are taken 16,384 captions at a time; in each, the distinct (word, caption) pairs are
+    sorted, and a concept's captions are those of its word that is rarest in the batch, kept where each
+    of its other words is found in the same caption. Counts equal those of the plain rule: every word of
+    the concept among the caption's lemmas (the tests check both against per-token ``noun_lemma``).
     """
 
     def __init__(self, vocabulary: Vocabulary, analyzer: Analyzer) -> None:
