@@ -263,8 +263,9 @@ class Analyzer:
         return lemma_options(token) if self.method == "lemmatized" else {token}
 
     def unlisted(self, data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-        """Which tokens (UTF-8 byte spans of `data`) that :meth:`table_forms` does not list may still have
-        a lemma other than themselves, so that :meth:`lemma` must be asked; for all others it is the token."""
+        """Which tokens (UTF-8 byte spans of `data`) missing from the lookup table behind :meth:`table_forms`
+        may still have a lemma other than themselves (see :meth:`lemma_options`); for all others it is the
+        token itself."""
         if self.method == "lemmatized":
             return _rule_candidates(data, starts, lengths)
         return np.zeros(len(starts), dtype=bool)
