@@ -17,8 +17,8 @@ machine distorts them less; wall time is printed too. Still, on a busy 2-core ma
 by ±20 % from run to run: ``--repeat 3`` measures each side three times and keeps the fastest of each.
 Prints both rates and the ratio; targets: local ≥ 200,000 captions/s/core and ≥ 50× the baseline.
 
-Measured on the 2-core development machine (shared with other work), three default runs: local
-474,000-777,000 captions/s/core, baseline 8,200-12,300, ratio 58-65× (median 63×); ``--repeat 3`` in a
+Measured on the 2-core development machine (shared with other work), six default runs: local
+474,000-777,000 captions/s/core, baseline 8,200-12,300, ratio 52-65× (median 57×); ``--repeat 3`` in a
 busier minute: 474,000 vs 9,000 (52×). Before the vectorised lemma lookups: about 220,000-250,000 (22×).
 """
 
