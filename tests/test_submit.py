@@ -25,14 +25,19 @@ def invoke(*args: str):
     return runner.invoke(app, [str(a) for a in args])
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A built leaderboard of four committed Let It Wag! records (built once per module)."""
-    folder = tmp_path_factory.mktemp("board") / "lb"
-    small_results(folder / "results")
+def _build_board(factory: pytest.TempPathFactory, name: str, *args, **kwargs) -> Path:
+    """A leaderboard built from `small_results(results, *args, **kwargs)`."""
+    folder = factory.mktemp(name) / "lb"
+    small_results(folder / "results", *args, **kwargs)
     out = invoke("leaderboard", "build", "--results", folder / "results", "--out", folder)
     assert out.exit_code == 0, out.output
     return folder
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A built leaderboard of four committed Let It Wag! records (built once per module)."""
+    return _build_board(tmp_path_factory, "board")
 
 
 @pytest.fixture
@@ -233,11 +238,7 @@ PAPER_CB = ("vit-b-32--laion400m_e32", "rn50--cc3m", "vit-l-14--laion2b_s32b_b82
 @pytest.fixture(scope="module")
 def cb_built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A built leaderboard of three imported paper models on concepts_cb."""
-    folder = tmp_path_factory.mktemp("cb") / "lb"
-    small_results(folder / "results", PAPER_CB, benchmark="concepts_cb")
-    out = invoke("leaderboard", "build", "--results", folder / "results", "--out", folder)
-    assert out.exit_code == 0, out.output
-    return folder
+    return _build_board(tmp_path_factory, "cb", PAPER_CB, benchmark="concepts_cb")
 
 
 @pytest.fixture
